@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# ThreadSanitizer over the concurrent integration tests (the small stress
+# variants and every test file that races threads). Needs nightly with
+# rust-src: std is rebuilt with `-Zbuild-std` so that it is instrumented too.
+# A separate target directory keeps these artifacts away from normal builds.
+#
+# Any ThreadSanitizer report fails the step: `halt_on_error=1` makes the test
+# binary exit non-zero at the first report, and the log is grepped as well in
+# case a report came from a process whose exit status was lost.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target=x86_64-unknown-linux-gnu
+if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+    echo "+ rustup component add --toolchain nightly rust-src"
+    rustup component add --toolchain nightly rust-src
+fi
+
+export RUSTFLAGS="-Zsanitizer=thread"
+export RUSTDOCFLAGS="-Zsanitizer=thread"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TSAN:-target/tsan}"
+export TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+
+# Test files with more than one thread at a time.
+tests=(stress close wakeup receiver_drop exactly_once one_slot counting async_recv panic_safety api timeouts)
+args=()
+for t in "${tests[@]}"; do
+    args+=(--test "$t")
+done
+
+log="$(mktemp -t conflate-tsan.XXXXXX)"
+cmd=(cargo +nightly test -Zbuild-std --target "$target" "${args[@]}")
+echo "+ RUSTFLAGS=\"${RUSTFLAGS}\" ${cmd[*]}"
+start=$(date +%s)
+status=0
+"${cmd[@]}" 2>&1 | tee "$log" || status=$?
+end=$(date +%s)
+echo "tsan: exit status ${status} after $((end - start)) s"
+
+if grep -q "WARNING: ThreadSanitizer" "$log"; then
+    echo "tsan: FAILED, ThreadSanitizer reported (see above; log kept at $log)" >&2
+    exit 1
+fi
+if [[ ${status} -ne 0 ]]; then
+    echo "tsan: FAILED with exit status ${status} (log kept at $log)" >&2
+    exit "${status}"
+fi
+rm -f "$log"
+echo "tsan: no data race reported"
