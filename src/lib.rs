@@ -1,1 +1,113 @@
-//! stub
+//! A wait-free *conflating* channel for threads: producers overwrite one
+//! slot and never block; the consumer always receives the latest value.
+//!
+//! # Why
+//!
+//! Some state only matters in its latest version: "I am the leader now",
+//! the current configuration, a progress figure, a metrics snapshot. A
+//! bounded queue makes the publisher wait when the listener is slow, and an
+//! unbounded one grows without limit and delivers stale values first.
+//!
+//! The waiting is the dangerous part. A thread-based Raft node that
+//! publishes leadership changes on a bounded channel stalls when that
+//! channel is full; if the listener is itself waiting on a Raft call, the
+//! two deadlock. HashiCorp Nomad hit exactly this under leadership flapping
+//! and fixed it with a proxy that keeps only the last value and always
+//! delivers it before the close. `conflate` is that fix as a primitive, with
+//! no proxy thread: `send` is wait-free, and the last value before the close
+//! is never lost.
+//!
+//! # Example
+//!
+//! ```
+//! use std::thread;
+//!
+//! let (tx, rx) = conflate::channel();
+//!
+//! let raft = thread::spawn(move || {
+//!     // Flap leadership; `send` never waits for the listener.
+//!     for term in 0..10_000u64 {
+//!         tx.send((term, term % 2 == 0)).unwrap();
+//!     }
+//!     // Dropping the last sender closes the channel after its last value.
+//! });
+//!
+//! let mut last = None;
+//! for (term, leader) in &rx {
+//!     // Terms only ever increase: stale values were overwritten.
+//!     assert!(last.map_or(true, |(t, _)| t < term));
+//!     last = Some((term, leader));
+//! }
+//! raft.join().unwrap();
+//! assert_eq!(last, Some((9_999, false))); // the final state always arrives
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **One slot.** The channel holds at most one value; a send displaces
+//!   the value still there. After sends `v1 … vn` with no receive between,
+//!   the next receive returns `vn`.
+//! - **Exactly once.** Every value sent is received, returned by
+//!   [`Sender::replace`], handed back in [`SendError`], or dropped exactly
+//!   once (when displaced, or when the receiver or the channel goes away).
+//!   Nothing leaks.
+//! - **Producers never wait.** [`Sender::send`], [`Sender::replace`] and
+//!   dropping a [`Sender`] are wait-free: a fixed handful of atomic
+//!   read-modify-writes, no lock, no retry loop, no spinning on the
+//!   receiver. In steady state they allocate nothing (slot nodes are
+//!   recycled).
+//! - **Close after the last value.** When the last `Sender` is dropped, a
+//!   value still in the slot is received first; only then do receives report
+//!   disconnection, and a blocked receiver (thread or task) wakes.
+//! - **Receiver gone.** Dropping the [`Receiver`] drops the value in the
+//!   slot; later sends return their value in [`SendError`].
+//! - **No lost wake-up.** A blocked receive always returns when a value
+//!   arrives; a timed-out receive leaves a racing value for the next call;
+//!   dropping a pending [`RecvFuture`] loses nothing.
+//! - **Happens-before.** A send happens before the receive that returns its
+//!   value, as with every std channel.
+//! - **Linearizable.** Every concurrent history behaves like some sequence
+//!   of the calls on a one-slot model; [`Receiver::overwritten`] may trail a
+//!   displacing send that is still in progress.
+//! - **No runtime.** Blocking receives spin briefly, then park the thread;
+//!   [`Receiver::recv_async`] works on any executor through
+//!   [`std::task::Waker`].
+//!
+//! # Choosing a channel
+//!
+//! | you need | use |
+//! |---|---|
+//! | every value, in order | `std::sync::mpsc`, `crossbeam-channel` |
+//! | the latest value, producer must never wait, blocking or async receive | **`conflate`** |
+//! | the latest value inside a tokio program, many readers | `tokio::sync::watch` |
+//! | the latest value, one producer, a reader that polls | `triple_buffer` |
+//! | shared read-mostly state, readers poll | `arc-swap` |
+//!
+//! `std::sync::mpsc::sync_channel(1)` or `crossbeam_channel::bounded(1)` can
+//! emulate a one-slot channel, but their `send` blocks when the slot is
+//! full, which is the deadlock above. `tokio::sync::watch` keeps the latest
+//! value but has no blocking receive for plain threads and takes a lock on
+//! send. `triple_buffer` is wait-free but single-producer and cannot block
+//! the reader until a value arrives.
+//!
+//! # Implementation
+//!
+//! The slot is one tagged pointer to a heap node; a spare node is recycled
+//! so that steady state allocates nothing. The protocol (states, transitions
+//! and their memory orderings) is described in `src/slot.rs`, and is
+//! model-checked with loom against the code itself.
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
+#![doc(test(attr(deny(warnings))))]
+
+mod chan;
+mod error;
+mod slot;
+mod state;
+mod sync;
+mod wait;
+
+pub use chan::{IntoIter, Iter, Receiver, RecvFuture, Sender, TryIter, channel};
+pub use error::{RecvError, RecvTimeoutError, SendError, TryRecvError};

@@ -1,0 +1,193 @@
+//! The slot word: one tagged pointer that holds the value node and the
+//! channel's flags, with one method per transition so each ordering is fixed
+//! (and argued) in exactly one place. The protocol essay is in `slot.rs`.
+
+use std::ptr::{self, NonNull};
+
+use crate::sync::{AtomicTaggedPtr, Ordering};
+
+/// The receiver has stored its waiter (parked thread or task waker) and is
+/// waiting for a value. Set only by the receiver, only on a word that was
+/// exactly `EMPTY`, with a release CAS that publishes the waiter cell. The
+/// read-modify-write that removes it (a sender's `swap`) or first sees it
+/// next to `CLOSED` (the last sender's `fetch_or`) *claims* the waiter: that
+/// thread alone takes it out of the cell and wakes it.
+pub(crate) const WAITING: usize = 0b001;
+
+/// Every `Sender` is gone. Set once, by the last `Sender`'s drop, with
+/// `fetch_or`, so a value node still in the word stays there and is delivered
+/// before the receiver reports disconnection. Never cleared: no sender exists
+/// afterwards to overwrite it, and the receiver's take is a `fetch_and` that
+/// keeps this bit.
+pub(crate) const CLOSED: usize = 0b010;
+
+/// The `Receiver` is gone. Stored (as the whole word) by the receiver's drop.
+/// A sender whose `swap` returns it put its node after the receiver's final
+/// sweep, and must take the word back (see `reclaim`).
+pub(crate) const GONE: usize = 0b100;
+
+/// The tag bits. Nodes are aligned to at least 8 bytes, so a node's address
+/// never has them set.
+const TAG_MASK: usize = WAITING | CLOSED | GONE;
+
+/// A snapshot of the slot word.
+pub(crate) struct Word<N>(*mut N);
+
+impl<N> Clone for Word<N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<N> Copy for Word<N> {}
+
+impl<N> Word<N> {
+    /// The value node, if the word holds one.
+    #[inline]
+    pub(crate) fn node(self) -> Option<NonNull<N>> {
+        NonNull::new(self.0.map_addr(|a| a & !TAG_MASK))
+    }
+
+    #[inline]
+    fn tags(self) -> usize {
+        self.0.addr() & TAG_MASK
+    }
+
+    /// Exactly `WAITING`: empty, receiver registered, nobody claimed it yet.
+    #[inline]
+    pub(crate) fn is_waiting(self) -> bool {
+        self.0.addr() == WAITING
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(self) -> bool {
+        self.tags() & CLOSED != 0
+    }
+
+    #[inline]
+    pub(crate) fn is_gone(self) -> bool {
+        self.tags() & GONE != 0
+    }
+}
+
+/// A tag-only word (no node).
+#[inline]
+fn tag<N>(bits: usize) -> *mut N {
+    ptr::without_provenance_mut(bits)
+}
+
+/// The slot word. Its methods are the protocol's transitions.
+#[derive(Debug)]
+pub(crate) struct SlotWord<N>(AtomicTaggedPtr<N>);
+
+impl<N> SlotWord<N> {
+    /// An empty, open slot.
+    pub(crate) fn new() -> Self {
+        SlotWord(AtomicTaggedPtr::new(ptr::null_mut()))
+    }
+
+    /// Reads the word without changing it.
+    #[inline]
+    pub(crate) fn peek(&self) -> Word<N> {
+        // ORDERING: Acquire: when this shows `CLOSED`, the receiver reports
+        // disconnection, and everything the senders did must be visible by
+        // then. The node itself is only read after `take`, which acquires
+        // on its own.
+        Word(self.0.load(Ordering::Acquire))
+    }
+
+    /// Sender: puts `node` in the slot, returning what it displaced.
+    #[inline]
+    pub(crate) fn publish(&self, node: NonNull<N>) -> Word<N> {
+        // ORDERING: AcqRel. Release: the value written into `node` must be
+        // visible to the receiver that takes the node (it acquires in
+        // `take`), and to a later sender that displaces it. Acquire: what we
+        // get back is now ours: the value of a displaced node (written by
+        // another sender) or, if it is `WAITING`, the waiter cell (written
+        // by the receiver before its release CAS in `register`).
+        Word(self.0.swap(node.as_ptr(), Ordering::AcqRel))
+    }
+
+    /// Last sender: marks the channel closed, keeping any node in place.
+    #[inline]
+    pub(crate) fn close(&self) -> Word<N> {
+        // ORDERING: AcqRel. Release: a receiver that sees `CLOSED` reports
+        // disconnection at once, so every send (ordered before this call by
+        // the sender count's AcqRel) must be visible to it. Acquire: if the
+        // old word is `WAITING`, we claim the waiter cell and read it.
+        Word(self.0.fetch_or(CLOSED, Ordering::AcqRel))
+    }
+
+    /// Receiver: takes the node out, keeping `CLOSED`, clearing the rest.
+    #[inline]
+    pub(crate) fn take(&self) -> Word<N> {
+        // ORDERING: Acquire: pairs with the Release of the `publish` that
+        // put the node here, so its value is visible before we read it.
+        // Nothing the receiver wrote before is published through this word
+        // (the node goes back through the spare pointer, which releases).
+        Word(self.0.fetch_and(CLOSED, Ordering::Acquire))
+    }
+
+    /// Receiver: `EMPTY` → `WAITING`. Fails (returning the word) if a
+    /// value is there or the channel is closed.
+    #[inline]
+    pub(crate) fn register(&self) -> Result<(), Word<N>> {
+        self.0
+            .compare_exchange(
+                ptr::null_mut(),
+                tag(WAITING),
+                // ORDERING: Release: publishes the waiter we just wrote into
+                // the waiter cell to the sender that claims it (it acquires in
+                // `publish` / `close`).
+                Ordering::Release,
+                // ORDERING: Relaxed: on failure the caller takes the value
+                // with `take`, which acquires by itself.
+                Ordering::Relaxed,
+            )
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    /// Receiver: `WAITING` → `EMPTY`. Returns `false` if a sender (or the
+    /// closing drop) claimed the waiter first.
+    #[inline]
+    pub(crate) fn unregister(&self) -> bool {
+        self.0
+            .compare_exchange(
+                tag(WAITING),
+                ptr::null_mut(),
+                // ORDERING: Relaxed: on success the waiter cell was never
+                // handed to anyone (the word still said WAITING), so it is
+                // still ours with nothing to synchronize.
+                Ordering::Relaxed,
+                // ORDERING: Relaxed: on failure the caller goes on to `take`,
+                // which acquires by itself.
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Receiver drop: sweeps the slot and leaves `GONE`.
+    #[inline]
+    pub(crate) fn mark_gone(&self) -> Word<N> {
+        // ORDERING: AcqRel. Acquire: we read (and drop) the value of the node
+        // we take out. Release: a sender whose swap returns `GONE` (or that
+        // follows one in this word's modification order) synchronizes with
+        // the drop.
+        Word(self.0.swap(tag(GONE), Ordering::AcqRel))
+    }
+
+    /// Sender that found `GONE`: puts `GONE` back and takes whatever node a
+    /// sender (itself or another) left after the receiver's sweep.
+    #[inline]
+    pub(crate) fn reclaim(&self) -> Word<N> {
+        // ORDERING: AcqRel, for the same reasons as `publish`: Acquire to
+        // read the value of the node we take, Release to keep the chain of
+        // swaps on this word a release sequence.
+        Word(self.0.swap(tag(GONE), Ordering::AcqRel))
+    }
+
+    /// Reads the word through exclusive access, when the channel is freed.
+    pub(crate) fn get_mut(&mut self) -> Word<N> {
+        Word(self.0.get_mut())
+    }
+}

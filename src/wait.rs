@@ -1,0 +1,183 @@
+//! The receiver's waiter (a parked thread or a task's `Waker`) and the wait
+//! loops: spin briefly, then park with or without a deadline, or register a
+//! waker for `recv_async`.
+//!
+//! The waiter lives in one cell of the shared block and is claimed by the
+//! single read-modify-write that publishes a value (see `slot.rs`). Nothing
+//! here assumes the waiter belongs to this channel alone: a future select
+//! could register one thread's handle in several channels' cells.
+
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use crate::error::{RecvError, RecvTimeoutError};
+use crate::slot::{Chan, Take};
+use crate::sync::{self, Thread};
+
+/// Whoever waits for the next value.
+pub(crate) enum Waiter {
+    /// A thread blocked in `recv`, `recv_timeout`, `recv_deadline` or a
+    /// blocking iterator.
+    Thread(Thread),
+    /// A task awaiting a `RecvFuture`.
+    Task(Waker),
+}
+
+impl Waiter {
+    /// Wakes the waiter, consuming it.
+    pub(crate) fn wake(self) {
+        match self {
+            Waiter::Thread(thread) => thread.unpark(),
+            Waiter::Task(waker) => waker.wake(),
+        }
+    }
+}
+
+/// Spin rounds before a blocking receive yields: round `k` issues `2^k`
+/// spin-loop hints, so 7 rounds are 127 hints (about 1–3 µs on current x86
+/// cores), long enough to catch a reply that is already on its way between
+/// two running threads, short enough not to starve a two-core machine.
+const SPIN_ROUNDS: u32 = 7;
+
+/// `yield_now` calls after spinning and before parking: on a busy machine
+/// they let the sender's thread run on our core; each costs a system call.
+const YIELD_ROUNDS: u32 = 4;
+
+/// Loom explores no busy phase: it would only multiply interleavings
+/// without reaching a state the park path cannot reach.
+const BUSY_PHASE: bool = !cfg!(loom);
+
+/// Blocking receive with an optional deadline (`None` waits forever).
+pub(crate) fn recv_blocking<T>(
+    chan: &Chan<T>,
+    deadline: Option<Instant>,
+) -> Result<T, RecvTimeoutError> {
+    if let Some(result) = finished(chan.try_take()) {
+        return result;
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        // A zero timeout or a past deadline is a non-blocking try.
+        return Err(RecvTimeoutError::Timeout);
+    }
+    if BUSY_PHASE && let Some(result) = spin_then_yield(chan, deadline) {
+        return result;
+    }
+    park_loop(chan, deadline)
+}
+
+/// Maps a `Take` to a finished receive, or `None` for "keep waiting".
+#[inline]
+fn finished<T>(take: Take<T>) -> Option<Result<T, RecvTimeoutError>> {
+    match take {
+        Take::Value(value) => Some(Ok(value)),
+        Take::Closed => Some(Err(RecvTimeoutError::Disconnected)),
+        Take::Empty => None,
+    }
+}
+
+/// The brief busy phase of a blocking receive.
+fn spin_then_yield<T>(
+    chan: &Chan<T>,
+    deadline: Option<Instant>,
+) -> Option<Result<T, RecvTimeoutError>> {
+    for round in 0..SPIN_ROUNDS {
+        for _ in 0..(1u32 << round) {
+            sync::spin_loop();
+        }
+        let word = chan.peek();
+        if word.node().is_some() || word.is_closed() {
+            return finished(chan.try_take());
+        }
+    }
+    for _ in 0..YIELD_ROUNDS {
+        sync::yield_now();
+        if let Some(result) = finished(chan.try_take()) {
+            return Some(result);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Err(RecvTimeoutError::Timeout));
+        }
+    }
+    None
+}
+
+/// Registers the current thread and parks until a value, the close, or the
+/// deadline.
+#[cold]
+fn park_loop<T>(chan: &Chan<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    let me = sync::current();
+    loop {
+        if chan.register(Waiter::Thread(me.clone())).is_ok() {
+            // Parked until a sender claims our registration. Every wake-up
+            // may be spurious: re-read the word each time.
+            loop {
+                let timed_out = match deadline {
+                    None => {
+                        sync::park();
+                        false
+                    }
+                    Some(deadline) => sync::park_until(deadline),
+                };
+                if !chan.peek().is_waiting() {
+                    // Claimed: a value or the close is in the word.
+                    break;
+                }
+                if timed_out {
+                    if chan.unregister() {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    // A sender claimed us in the meantime: its value is
+                    // there, so return it rather than lose the race.
+                    break;
+                }
+            }
+        }
+        // Either registering failed because a value or the close arrived,
+        // or a claim woke us: both leave something to take.
+        if let Some(result) = finished(chan.try_take()) {
+            return result;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+    }
+}
+
+/// One poll of a `RecvFuture`. `registered` is the future's record of
+/// whether its waker is in the channel's waiter cell.
+pub(crate) fn poll_recv<T>(
+    chan: &Chan<T>,
+    registered: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, RecvError>> {
+    if *registered {
+        // Still registered and unclaimed: take the registration back so the
+        // (possibly new) waker of this poll replaces it. If a sender claimed
+        // it, a value or the close is waiting below.
+        chan.unregister();
+        *registered = false;
+    }
+    match chan.try_take() {
+        Take::Value(value) => return Poll::Ready(Ok(value)),
+        Take::Closed => return Poll::Ready(Err(RecvError)),
+        Take::Empty => {}
+    }
+    if chan.register(Waiter::Task(cx.waker().clone())).is_ok() {
+        *registered = true;
+        return Poll::Pending;
+    }
+    // A value or the close arrived while we registered.
+    match chan.try_take() {
+        Take::Value(value) => Poll::Ready(Ok(value)),
+        Take::Closed => Poll::Ready(Err(RecvError)),
+        Take::Empty => unreachable!("registration failed on an empty, open slot"),
+    }
+}
+
+/// Drop of a pending `RecvFuture`: withdraw its waker. If a sender claimed
+/// it already, the value stays in the slot for the next receive.
+pub(crate) fn cancel<T>(chan: &Chan<T>, registered: bool) {
+    if registered {
+        chan.unregister();
+    }
+}
