@@ -419,6 +419,12 @@ impl<T> Chan<T> {
     /// Stores `waiter` and registers it in the slot word. Fails, keeping
     /// nothing registered, if a value or the close got there first.
     pub(crate) fn register(&self, waiter: Waiter) -> Result<(), ()> {
+        if self.slot.peek().is_waiting() {
+            // A registration is still in place. Only a `RecvFuture` leaked
+            // while pending (`mem::forget`) leaves one behind: take it back
+            // (or, if a sender claimed it meanwhile, let the claim finish).
+            self.unregister();
+        }
         self.wait_for_free_cell();
         self.waiter.cell.with_mut(|cell| {
             // SAFETY: `free` is true (acquired above) and the word is not
@@ -480,8 +486,10 @@ impl<T> Chan<T> {
     pub(crate) fn close_receiver(&self) {
         // ORDERING: Relaxed: the flag carries no data (see `put`).
         self.handles.rx_gone.store(true, Ordering::Relaxed);
+        // The old word can be WAITING only if a pending `RecvFuture` was
+        // leaked; swapping GONE over it takes that registration back, and
+        // the waiter left in the cell is dropped with the channel.
         let old = self.slot.mark_gone();
-        debug_assert!(!old.is_waiting(), "receiver dropped while registered");
         if let Some(node) = old.node() {
             // SAFETY: our AcqRel swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
