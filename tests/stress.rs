@@ -35,6 +35,21 @@ struct Outcome {
     overwritten: u64,
 }
 
+/// Varies a producer's speed so that the consumer (which shares two cores
+/// with 2-4 producers) keeps up sometimes and falls behind other times,
+/// instead of the producers finishing before it ever runs.
+fn pace(rng: &mut Rng) {
+    match rng.below(64) {
+        0 => std::thread::yield_now(),
+        1..=15 if !cfg!(miri) => {
+            for _ in 0..rng.below(512) {
+                std::hint::spin_loop();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A producer's work: `per_producer` values with ids `base..base + n`, in
 /// order, through a changing set of cloned senders.
 fn produce<'a>(
@@ -49,6 +64,7 @@ fn produce<'a>(
     let (mut ok, mut back, mut replaced) = (0u64, 0u64, 0u64);
     let mut receiver_gone = false;
     for id in base..base + n {
+        pace(&mut rng);
         // Churn the senders now and then; the channel must never see the
         // sender count reach zero here, as one clone always stays.
         if rng.one_in(512) {
@@ -108,19 +124,21 @@ fn consume(
             drop(rx);
             return (received, last_id, overwritten);
         }
-        let got = match rng.below(6) {
+        // Mostly `try_recv` (fast, so the receiver races the senders' node
+        // recycling often), the rest split between the blocking kinds.
+        let got = match rng.below(10) {
             0 | 1 => rx.recv().ok(),
-            2 => match rx.try_recv() {
+            2..=6 => match rx.try_recv() {
                 Ok(v) => Some(v),
                 Err(e) if e.is_disconnected() => None,
                 Err(_) => continue,
             },
-            3 => match rx.recv_timeout(Duration::from_micros(rng.below(50))) {
+            7 => match rx.recv_timeout(Duration::from_micros(rng.below(50))) {
                 Ok(v) => Some(v),
                 Err(e) if e.is_disconnected() => None,
                 Err(_) => continue,
             },
-            4 => match rx.recv_deadline(Instant::now() + Duration::from_micros(rng.below(50))) {
+            8 => match rx.recv_deadline(Instant::now() + Duration::from_micros(rng.below(50))) {
                 Ok(v) => Some(v),
                 Err(e) if e.is_disconnected() => None,
                 Err(_) => continue,
@@ -257,7 +275,7 @@ fn drain_run(name: &str, producers: usize, per_producer: usize, final_from_main:
 fn receiver_drop_runs(name: &str, producers: usize, per_producer: usize, rounds: u64) {
     let mut rng = Rng::new(99);
     for round in 0..rounds {
-        let k = rng.below(per_producer as u64 / 4 + 1);
+        let k = rng.below(per_producer as u64 / 100 + 1);
         let cfg = Config {
             producers,
             per_producer,
