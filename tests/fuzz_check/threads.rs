@@ -1,0 +1,570 @@
+//! Multi-threaded check: one consumer thread and one or two producer threads
+//! run fuzzer-chosen scripts on real threads; after joining, the recorded
+//! results are checked against what API.md guarantees for *every*
+//! interleaving. The interleaving itself is up to the OS, so nothing here
+//! assumes one.
+//!
+//! What is claimed, and why it holds under concurrency:
+//!
+//! - Exactly once (rule 2): every value made ends exactly once: received,
+//!   returned by `replace`, handed back in `SendError`, or dropped once.
+//! - Drops happen where the contract puts them: a producer thread only drops
+//!   values its `send` displaced; the consumer thread drops at most the one
+//!   value in the slot when it drops the receiver (rule 5); the main thread,
+//!   which only drains, drops nothing.
+//! - Per producer, the consumer receives values in send order: a producer's
+//!   later value can only be put after its earlier one, and the slot never
+//!   brings an older value back.
+//! - Once a producer sees the receiver gone (`SendError` or
+//!   `is_disconnected`), it stays gone; with the receiver alive to the end
+//!   there is no `SendError` at all.
+//! - Only the consumer takes values out, so after `is_empty() == false` the
+//!   consumer's next `try_recv` gets a value.
+//! - Once the consumer sees every sender gone (`Disconnected` or
+//!   `is_disconnected`), at most one more value comes (the last one, rule 4)
+//!   and no receive reports `Empty`/`Timeout`; after a `Disconnected`, every
+//!   receive reports `Disconnected`.
+//! - Final drain (receiver kept, every producer joined): the receiver is
+//!   disconnected; the first receive returns a value or `Disconnected`, and
+//!   after it everything is `Disconnected`. A drained value is the last
+//!   successful put of its producer (any earlier one was displaced by that
+//!   producer's next put). If nothing is drained, the globally last put was
+//!   taken by the consumer, so some producer's last put was received.
+//! - Counting (rule 7): every displacement is a value that `replace` handed
+//!   back or that a producer's `send` dropped. With the receiver kept to the
+//!   end, `overwritten()` after joining equals that number exactly; every
+//!   reading the consumer took is at most that number and readings never
+//!   decrease.
+//!
+//! Not claimed: which producer's value the drain sees when two producers
+//! raced, how many values the consumer got, or that a timed receive saw a
+//! value sent "around" its deadline.
+
+use std::hint;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+use conflate::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+
+use super::ledger::{Ledger, Role, Tracked, block_on, set_role};
+use super::take_all;
+
+/// Longest script per producer (also the id range of each producer).
+const MAX_PRODUCER_OPS: usize = 48;
+/// Longest consumer script.
+const MAX_CONSUMER_OPS: usize = 48;
+/// Total time the consumer's timed receives may wait, per input.
+const WAIT_BUDGET: Duration = Duration::from_millis(2);
+/// Most senders one producer holds at once.
+const MAX_SENDERS: usize = 4;
+
+/// Decoded input: one flag, then steps until the data runs out.
+#[derive(Debug)]
+struct Input {
+    /// Run a second producer thread (else its steps go to the first).
+    two_producers: bool,
+    /// One list of steps, dealt out to the threads in order, so every
+    /// thread gets a share of any input and mutations stay local.
+    steps: Vec<Step>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    Consumer(ConsumerOp),
+    First(ProducerOp),
+    Second(ProducerOp),
+}
+
+#[derive(Arbitrary, Debug)]
+enum ProducerOp {
+    Send { sender: u8 },
+    Replace { sender: u8 },
+    Clone { sender: u8 },
+    Drop { sender: u8 },
+    IsDisconnected { sender: u8 },
+    Yield,
+    Spin { iterations: u8 },
+}
+
+#[derive(Arbitrary, Debug)]
+enum ConsumerOp {
+    TryRecv,
+    /// `recv_timeout`, at most 1 ms (and within the input's wait budget).
+    RecvTimeout {
+        micros: u16,
+    },
+    /// `recv_deadline` at now + at most 1 ms (same budget).
+    RecvDeadline {
+        micros: u16,
+    },
+    /// Blocking receive: returns because every producer ends and drops its
+    /// senders.
+    Recv,
+    RecvAsync,
+    /// `iter()` to its end, i.e. until every sender is gone.
+    IterToEnd,
+    IsEmptyThenTryRecv,
+    IsDisconnected,
+    Overwritten,
+    Yield,
+    DropReceiver,
+}
+
+/// What one producer put and what came back.
+#[derive(Debug)]
+enum Put {
+    /// `send` or `replace` took the value; `replace` may have handed back
+    /// the displaced one.
+    Ok { id: usize, replaced: Option<usize> },
+    /// The value came back in `SendError`.
+    Refused { id: usize },
+    /// `Sender::is_disconnected` answered.
+    SawDisconnected(bool),
+}
+
+/// What the consumer saw, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Value(usize),
+    /// `Empty` or `Timeout`.
+    Nothing,
+    Disconnected,
+    IsDisconnected(bool),
+    /// `is_empty()` said false and the following `try_recv` found nothing.
+    NonEmptyButNothing,
+    Overwritten(u64),
+    DroppedReceiver,
+}
+
+fn producer(
+    ledger: &Arc<Ledger>,
+    index: usize,
+    tx: Sender<Tracked>,
+    script: &[ProducerOp],
+) -> Vec<Put> {
+    set_role(Role::Producer);
+    let mut txs = vec![tx];
+    let mut puts = Vec::new();
+    for (seq, op) in script.iter().enumerate() {
+        let id = index * MAX_PRODUCER_OPS + seq;
+        let pick = |i: u8| (!txs.is_empty()).then(|| usize::from(i) % txs.len());
+        match *op {
+            ProducerOp::Send { sender } => {
+                let Some(i) = pick(sender) else { continue };
+                let put = match txs[i].send(ledger.value(id, false)) {
+                    Ok(()) => Put::Ok { id, replaced: None },
+                    Err(e) => {
+                        assert_eq!(
+                            e.into_inner().retire(),
+                            id,
+                            "send handed back another value"
+                        );
+                        Put::Refused { id }
+                    }
+                };
+                puts.push(put);
+            }
+            ProducerOp::Replace { sender } => {
+                let Some(i) = pick(sender) else { continue };
+                let put = match txs[i].replace(ledger.value(id, false)) {
+                    Ok(old) => Put::Ok {
+                        id,
+                        replaced: old.map(Tracked::retire),
+                    },
+                    Err(e) => {
+                        assert_eq!(e.0.retire(), id, "replace handed back another value");
+                        Put::Refused { id }
+                    }
+                };
+                puts.push(put);
+            }
+            ProducerOp::Clone { sender } => {
+                if let Some(i) = pick(sender).filter(|_| txs.len() < MAX_SENDERS) {
+                    let tx = txs[i].clone();
+                    txs.push(tx);
+                }
+            }
+            ProducerOp::Drop { sender } => {
+                if let Some(i) = pick(sender) {
+                    drop(txs.swap_remove(i));
+                }
+            }
+            ProducerOp::IsDisconnected { sender } => {
+                if let Some(i) = pick(sender) {
+                    puts.push(Put::SawDisconnected(txs[i].is_disconnected()));
+                }
+            }
+            ProducerOp::Yield => thread::yield_now(),
+            ProducerOp::Spin { iterations } => {
+                for _ in 0..iterations {
+                    hint::spin_loop();
+                }
+            }
+        }
+    }
+    puts
+}
+
+fn consumer(
+    mut rx: Receiver<Tracked>,
+    script: &[ConsumerOp],
+) -> (Option<Receiver<Tracked>>, Vec<Seen>) {
+    set_role(Role::Consumer);
+    let mut seen = Vec::new();
+    let mut budget = WAIT_BUDGET;
+    let mut wait = |micros: u16| {
+        let want = Duration::from_micros(u64::from(micros % 1001));
+        let granted = want.min(budget);
+        budget -= granted;
+        granted
+    };
+    let try_seen = |r: Result<Tracked, TryRecvError>| match r {
+        Ok(v) => Seen::Value(v.retire()),
+        Err(TryRecvError::Empty) => Seen::Nothing,
+        Err(TryRecvError::Disconnected) => Seen::Disconnected,
+    };
+    let timeout_seen = |r: Result<Tracked, RecvTimeoutError>| match r {
+        Ok(v) => Seen::Value(v.retire()),
+        Err(RecvTimeoutError::Timeout) => Seen::Nothing,
+        Err(RecvTimeoutError::Disconnected) => Seen::Disconnected,
+    };
+    for op in script {
+        match *op {
+            ConsumerOp::TryRecv => seen.push(try_seen(rx.try_recv())),
+            ConsumerOp::RecvTimeout { micros } => {
+                seen.push(timeout_seen(rx.recv_timeout(wait(micros))))
+            }
+            ConsumerOp::RecvDeadline { micros } => {
+                let deadline = Instant::now() + wait(micros);
+                seen.push(timeout_seen(rx.recv_deadline(deadline)));
+            }
+            ConsumerOp::Recv => seen.push(match rx.recv() {
+                Ok(v) => Seen::Value(v.retire()),
+                Err(_) => Seen::Disconnected,
+            }),
+            ConsumerOp::RecvAsync => seen.push(match block_on(rx.recv_async()) {
+                Ok(v) => Seen::Value(v.retire()),
+                Err(_) => Seen::Disconnected,
+            }),
+            ConsumerOp::IterToEnd => {
+                seen.extend(rx.iter().map(|v| Seen::Value(v.retire())));
+                seen.push(Seen::Disconnected);
+            }
+            ConsumerOp::IsEmptyThenTryRecv => {
+                if !rx.is_empty() {
+                    match try_seen(rx.try_recv()) {
+                        Seen::Value(id) => seen.push(Seen::Value(id)),
+                        _ => seen.push(Seen::NonEmptyButNothing),
+                    }
+                }
+            }
+            ConsumerOp::IsDisconnected => seen.push(Seen::IsDisconnected(rx.is_disconnected())),
+            ConsumerOp::Overwritten => seen.push(Seen::Overwritten(rx.overwritten())),
+            ConsumerOp::Yield => thread::yield_now(),
+            ConsumerOp::DropReceiver => {
+                drop(rx);
+                seen.push(Seen::DroppedReceiver);
+                return (None, seen);
+            }
+        }
+    }
+    (Some(rx), seen)
+}
+
+/// Decodes per-thread scripts from `data`, runs them on real threads, and
+/// panics if the recorded results break a guarantee listed in the module
+/// docs.
+pub(crate) fn check_threads(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(two_producers) = bool::arbitrary(&mut u) else {
+        return;
+    };
+    let input = Input {
+        two_producers,
+        steps: take_all(&mut u, MAX_CONSUMER_OPS + 2 * MAX_PRODUCER_OPS),
+    };
+    let mut consumer_script = Vec::new();
+    let mut scripts: Vec<Vec<ProducerOp>> = (0..1 + usize::from(input.two_producers))
+        .map(|_| Vec::new())
+        .collect();
+    for step in input.steps {
+        let (script, op) = match step {
+            Step::Consumer(op) => {
+                if consumer_script.len() < MAX_CONSUMER_OPS {
+                    consumer_script.push(op);
+                }
+                continue;
+            }
+            Step::First(op) => (&mut scripts[0], op),
+            Step::Second(op) => (scripts.last_mut().expect("one producer at least"), op),
+        };
+        if script.len() < MAX_PRODUCER_OPS {
+            script.push(op);
+        }
+    }
+    let ledger = Ledger::new(scripts.len() * MAX_PRODUCER_OPS);
+
+    let (tx, rx) = channel::<Tracked>();
+    let senders: Vec<Sender<Tracked>> = scripts.iter().map(|_| tx.clone()).collect();
+    drop(tx);
+    let start = Barrier::new(scripts.len() + 1);
+    let (rx, seen, puts) = thread::scope(|s| {
+        let producers: Vec<_> = scripts
+            .iter()
+            .zip(senders)
+            .enumerate()
+            .map(|(index, (script, tx))| {
+                let (ledger, start) = (&ledger, &start);
+                s.spawn(move || {
+                    start.wait();
+                    producer(ledger, index, tx, script)
+                })
+            })
+            .collect();
+        let consumer_script = &consumer_script;
+        let start = &start;
+        let consumer = s.spawn(move || {
+            start.wait();
+            consumer(rx, consumer_script)
+        });
+        let puts: Vec<Vec<Put>> = producers
+            .into_iter()
+            .map(|h| h.join().expect("producer panicked"))
+            .collect();
+        let (rx, seen) = consumer.join().expect("consumer panicked");
+        (rx, seen, puts)
+    });
+
+    // The final drain, on the main thread with every producer joined.
+    let mut drained = None;
+    let final_overwritten = rx.as_ref().map(|rx| {
+        assert!(
+            rx.is_disconnected(),
+            "every sender is dropped, yet the receiver is connected"
+        );
+        match rx.try_recv() {
+            Ok(v) => drained = Some(v.retire()),
+            Err(e) => assert_eq!(
+                e,
+                TryRecvError::Disconnected,
+                "drain after every sender left"
+            ),
+        }
+        assert_eq!(
+            rx.try_recv().unwrap_err(),
+            TryRecvError::Disconnected,
+            "second drain"
+        );
+        assert_eq!(
+            rx.recv_timeout(Duration::ZERO).unwrap_err(),
+            RecvTimeoutError::Disconnected,
+            "receive after the drain"
+        );
+        assert!(rx.recv().is_err(), "blocking receive after the drain");
+        assert!(rx.is_empty());
+        rx.overwritten()
+    });
+    let receiver_kept = rx.is_some();
+    drop(rx);
+
+    verify(
+        &ledger,
+        &puts,
+        &seen,
+        drained,
+        final_overwritten,
+        receiver_kept,
+    );
+    assert_eq!(
+        Arc::strong_count(&ledger),
+        1,
+        "a value is still alive after every handle was dropped"
+    );
+}
+
+fn verify(
+    ledger: &Ledger,
+    puts: &[Vec<Put>],
+    seen: &[Seen],
+    drained: Option<usize>,
+    final_overwritten: Option<u64>,
+    receiver_kept: bool,
+) {
+    let producer_of = |id: usize| id / MAX_PRODUCER_OPS;
+
+    // Exactly once, and drops where the contract puts them.
+    let mut producer_drops = 0u64;
+    let mut consumer_drops = 0u32;
+    for id in 0..ledger.capacity() {
+        if !ledger.was_created(id) {
+            continue;
+        }
+        let fate = ledger.fate(id);
+        assert_eq!(fate.ends(), 1, "value {id}: {fate:?}, want exactly one end");
+        assert_eq!(
+            fate.dropped[Role::Main as usize],
+            0,
+            "value {id} dropped on the main thread"
+        );
+        producer_drops += u64::from(fate.dropped[Role::Producer as usize]);
+        consumer_drops += fate.dropped[Role::Consumer as usize];
+    }
+    assert!(
+        consumer_drops <= 1,
+        "receiver drop dropped {consumer_drops} values"
+    );
+    if receiver_kept {
+        assert_eq!(
+            consumer_drops, 0,
+            "consumer dropped a value without dropping the receiver"
+        );
+    }
+
+    // Producer side.
+    let mut replaced = 0u64;
+    let mut ok_ids = Vec::new();
+    let mut last_ok = Vec::new();
+    for (index, puts) in puts.iter().enumerate() {
+        let mut gone = false;
+        let mut last = None;
+        for put in puts {
+            match *put {
+                Put::Ok { id, replaced: old } => {
+                    assert!(
+                        !gone,
+                        "producer {index}: value {id} accepted after the receiver was seen gone"
+                    );
+                    ok_ids.push(id);
+                    last = Some(id);
+                    if let Some(old) = old {
+                        assert!(
+                            ledger.was_created(old),
+                            "replace handed back unknown value {old}"
+                        );
+                        replaced += 1;
+                    }
+                }
+                Put::Refused { id } => {
+                    assert!(
+                        !receiver_kept,
+                        "producer {index}: value {id} refused with the receiver alive"
+                    );
+                    gone = true;
+                }
+                Put::SawDisconnected(disconnected) => {
+                    assert!(
+                        !gone || disconnected,
+                        "producer {index}: receiver came back"
+                    );
+                    assert!(
+                        !(receiver_kept && disconnected),
+                        "producer {index}: disconnected with the receiver alive"
+                    );
+                    gone |= disconnected;
+                }
+            }
+        }
+        last_ok.push(last);
+    }
+
+    // Consumer side.
+    let mut last_from = vec![None::<usize>; puts.len()];
+    let mut received = Vec::new();
+    let mut readings_max = 0u64;
+    let mut disconnected_seen = false;
+    let mut hung_up = false;
+    let mut values_after_disconnected = 0;
+    for (step, s) in seen
+        .iter()
+        .copied()
+        .chain(drained.map(Seen::Value))
+        .enumerate()
+    {
+        match s {
+            Seen::Value(id) => {
+                assert!(
+                    !hung_up,
+                    "consumer step {step}: value {id} after Disconnected"
+                );
+                assert!(
+                    ok_ids.contains(&id),
+                    "consumer step {step}: value {id} was never accepted"
+                );
+                let p = producer_of(id);
+                assert!(
+                    last_from[p].is_none_or(|prev| prev < id),
+                    "consumer step {step}: value {id} after {:?} from the same producer",
+                    last_from[p]
+                );
+                last_from[p] = Some(id);
+                received.push(id);
+                if disconnected_seen {
+                    values_after_disconnected += 1;
+                    assert!(
+                        values_after_disconnected <= 1,
+                        "consumer step {step}: a second value after every sender left"
+                    );
+                }
+            }
+            Seen::Nothing => {
+                assert!(
+                    !disconnected_seen,
+                    "consumer step {step}: Empty/Timeout after every sender left"
+                );
+            }
+            Seen::Disconnected => {
+                disconnected_seen = true;
+                hung_up = true;
+            }
+            Seen::IsDisconnected(d) => {
+                assert!(
+                    !disconnected_seen || d,
+                    "consumer step {step}: senders came back"
+                );
+                disconnected_seen |= d;
+            }
+            Seen::NonEmptyButNothing => {
+                panic!("consumer step {step}: is_empty() was false, the next try_recv got nothing")
+            }
+            Seen::Overwritten(n) => {
+                assert!(
+                    n >= readings_max,
+                    "consumer step {step}: overwritten went from {readings_max} to {n}"
+                );
+                readings_max = n;
+            }
+            Seen::DroppedReceiver => {}
+        }
+    }
+
+    // Counting.
+    let displacements = replaced + producer_drops;
+    assert!(
+        readings_max <= displacements,
+        "overwritten() read {readings_max}, only {displacements} displacements happened"
+    );
+    if let Some(n) = final_overwritten {
+        assert_eq!(
+            n, displacements,
+            "overwritten() after the drain ({replaced} by replace, {producer_drops} by send)"
+        );
+    }
+
+    // The last value.
+    if receiver_kept {
+        if let Some(id) = drained {
+            assert_eq!(
+                Some(id),
+                last_ok[producer_of(id)],
+                "drained value {id} is not the last accepted value of its producer"
+            );
+        } else if last_ok.iter().any(Option::is_some) {
+            assert!(
+                last_ok.iter().flatten().any(|id| received.contains(id)),
+                "nothing drained, yet no producer's last value {last_ok:?} was received"
+            );
+        }
+    }
+}
