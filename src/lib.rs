@@ -111,3 +111,8 @@ mod wait;
 
 pub use chan::{IntoIter, Iter, Receiver, RecvFuture, Sender, TryIter, channel};
 pub use error::{RecvError, RecvTimeoutError, SendError, TryRecvError};
+
+/// The README's examples run as doctests, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
