@@ -3,9 +3,10 @@
 //! same checks as the cargo-fuzz targets, plus a fixed batch of
 //! pseudo-random inputs, so a plain `cargo test` on stable exercises them.
 //!
-//! Under Miri, where file access is isolated and every step is slow, a few
-//! seeds compiled into the binary and a handful of generated inputs run
-//! instead.
+//! Under Miri, where file access is isolated and every step is slow, the
+//! seeds are compiled into the binary (saved regressions are skipped; they
+//! run as tests in `tests/fuzz_regressions.rs`) and fewer inputs are
+//! generated.
 
 mod fuzz_check;
 
@@ -53,36 +54,33 @@ fn replay(target: &str, check: fn(&[u8])) {
     }
 }
 
-/// Seeds replayed under Miri, compiled in (Miri's isolation forbids
-/// reading the directories).
+/// The committed seeds, compiled in for Miri (its isolation forbids
+/// reading the directories): `seeds!("ops", ["01", "02"])`.
 #[cfg(miri)]
-const MIRI_SEEDS: &[(&str, &[u8], fn(&[u8]))] = &[
-    (
-        "ops/seed-01",
-        include_bytes!("../fuzz/seeds/ops/seed-01"),
-        fuzz_check::check_ops,
-    ),
-    (
-        "ops/seed-02",
-        include_bytes!("../fuzz/seeds/ops/seed-02"),
-        fuzz_check::check_ops,
-    ),
-    (
-        "ops/seed-03",
-        include_bytes!("../fuzz/seeds/ops/seed-03"),
-        fuzz_check::check_ops,
-    ),
-    (
-        "threads/seed-01",
-        include_bytes!("../fuzz/seeds/threads/seed-01"),
-        fuzz_check::check_threads,
-    ),
-    (
-        "threads/seed-02",
-        include_bytes!("../fuzz/seeds/threads/seed-02"),
-        fuzz_check::check_threads,
-    ),
-];
+macro_rules! seeds {
+    ($target:literal, [$($n:literal),*]) => {
+        &[$((
+            concat!($target, "/seed-", $n),
+            include_bytes!(concat!("../fuzz/seeds/", $target, "/seed-", $n)) as &[u8],
+        )),*]
+    };
+}
+
+#[cfg(miri)]
+const MIRI_OPS_SEEDS: &[(&str, &[u8])] = seeds!(
+    "ops",
+    [
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"
+    ]
+);
+
+#[cfg(miri)]
+const MIRI_THREADS_SEEDS: &[(&str, &[u8])] = seeds!(
+    "threads",
+    [
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"
+    ]
+);
 
 #[cfg(not(miri))]
 #[test]
@@ -98,9 +96,17 @@ fn threads_seeds_and_regressions() {
 
 #[cfg(miri)]
 #[test]
-fn seeds_under_miri() {
-    for &(name, data, check) in MIRI_SEEDS {
-        run_named(name, data, check);
+fn ops_seeds_under_miri() {
+    for &(name, data) in MIRI_OPS_SEEDS {
+        run_named(name, data, fuzz_check::check_ops);
+    }
+}
+
+#[cfg(miri)]
+#[test]
+fn threads_seeds_under_miri() {
+    for &(name, data) in MIRI_THREADS_SEEDS {
+        run_named(name, data, fuzz_check::check_threads);
     }
 }
 
@@ -122,7 +128,7 @@ fn generated(seed: u64, count: usize, max_len: usize) -> impl Iterator<Item = Ve
 
 #[test]
 fn ops_generated() {
-    let count = if cfg!(miri) { 4 } else { 3000 };
+    let count = if cfg!(miri) { 16 } else { 3000 };
     for (i, data) in generated(0x243f_6a88_85a3_08d3, count, 600).enumerate() {
         run_named(&format!("generated ops #{i}"), &data, fuzz_check::check_ops);
     }
@@ -130,7 +136,7 @@ fn ops_generated() {
 
 #[test]
 fn threads_generated() {
-    let count = if cfg!(miri) { 2 } else { 300 };
+    let count = if cfg!(miri) { 8 } else { 300 };
     for (i, data) in generated(0x1319_8a2e_0370_7344, count, 300).enumerate() {
         run_named(
             &format!("generated threads #{i}"),
