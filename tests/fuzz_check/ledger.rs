@@ -25,6 +25,14 @@ pub(super) enum Role {
 
 thread_local! {
     static ROLE: Cell<Role> = const { Cell::new(Role::Main) };
+    /// Values dropped (not retired) on this thread so far.
+    static DROPS_HERE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Values dropped on the current thread so far (retired ones not counted).
+/// The difference across a call tells what that call dropped.
+pub(super) fn drops_on_this_thread() -> u64 {
+    DROPS_HERE.with(Cell::get)
 }
 
 /// Tags the current thread for the drop accounting.
@@ -164,6 +172,7 @@ impl Drop for Tracked {
         } else {
             let role = ROLE.with(Cell::get) as usize;
             entry.dropped[role].fetch_add(1, Ordering::Relaxed);
+            DROPS_HERE.with(|n| n.set(n.get() + 1));
         }
         self.ledger.events.fetch_add(1, Ordering::Relaxed);
         if !self.retired && self.panicky && self.ledger.armed.load(Ordering::Relaxed) {

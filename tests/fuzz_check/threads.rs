@@ -8,10 +8,11 @@
 //!
 //! - Exactly once (rule 2): every value made ends exactly once: received,
 //!   returned by `replace`, handed back in `SendError`, or dropped once.
-//! - Drops happen where the contract puts them: a producer thread only drops
-//!   values its `send` displaced; the consumer thread drops at most the one
-//!   value in the slot when it drops the receiver (rule 5); the main thread,
-//!   which only drains, drops nothing.
+//! - Drops happen where the contract puts them: a producer's `send` drops
+//!   at most the one value it displaced, its `replace` and a refused call
+//!   drop nothing, and dropping a sender drops nothing; the consumer thread
+//!   drops at most the one value in the slot when it drops the receiver
+//!   (rule 5); the main thread, which only drains, drops nothing.
 //! - Per producer, the consumer receives values in send order: a producer's
 //!   later value can only be put after its earlier one, and the slot never
 //!   brings an older value back.
@@ -33,14 +34,16 @@
 //! - Counting (rule 7): every displacement is a value that `replace` handed
 //!   back or that a producer's `send` dropped. With the receiver kept to the
 //!   end, `overwritten()` after joining equals that number exactly; every
-//!   reading the consumer took is at most that number and readings never
-//!   decrease.
+//!   reading the consumer took is at most that number, never decreases, and
+//!   is at least the displacements that producers had published (after
+//!   their calls returned) before the reading started.
 //!
 //! Not claimed: which producer's value the drain sees when two producers
 //! raced, how many values the consumer got, or that a timed receive saw a
 //! value sent "around" its deadline.
 
 use std::hint;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -48,7 +51,7 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use conflate::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 
-use super::ledger::{Ledger, Role, Tracked, block_on, set_role};
+use super::ledger::{Ledger, Role, Tracked, block_on, drops_on_this_thread, set_role};
 use super::take_all;
 
 /// Longest script per producer (also the id range of each producer).
@@ -116,12 +119,20 @@ enum ConsumerOp {
 #[derive(Debug)]
 enum Put {
     /// `send` or `replace` took the value; `replace` may have handed back
-    /// the displaced one.
-    Ok { id: usize, replaced: Option<usize> },
-    /// The value came back in `SendError`.
-    Refused { id: usize },
+    /// the displaced one; `dropped` values were dropped during the call.
+    Ok {
+        id: usize,
+        by_replace: bool,
+        replaced: Option<usize>,
+        dropped: u64,
+    },
+    /// The value came back in `SendError`; `dropped` as above.
+    Refused { id: usize, dropped: u64 },
     /// `Sender::is_disconnected` answered.
     SawDisconnected(bool),
+    /// Dropping one of the producer's senders (mid-script or at its end)
+    /// dropped this many values.
+    SenderDropDropped(u64),
 }
 
 /// What the consumer saw, in order.
@@ -134,12 +145,24 @@ enum Seen {
     IsDisconnected(bool),
     /// `is_empty()` said false and the following `try_recv` found nothing.
     NonEmptyButNothing,
-    Overwritten(u64),
+    /// `overwritten()` returned `n`; before the call, producers had
+    /// published `floor` displacements made by calls that had returned.
+    Overwritten {
+        n: u64,
+        floor: u64,
+    },
     DroppedReceiver,
 }
 
+/// Displacements made by `send`/`replace` calls that have returned,
+/// published by each producer right after the call (SeqCst, so a consumer
+/// that reads it before `overwritten()` has every counted call returned
+/// before its own call: rule 7's lower bound).
+type Completed = AtomicU64;
+
 fn producer(
     ledger: &Arc<Ledger>,
+    completed: &Completed,
     index: usize,
     tx: Sender<Tracked>,
     script: &[ProducerOp],
@@ -153,29 +176,47 @@ fn producer(
         match *op {
             ProducerOp::Send { sender } => {
                 let Some(i) = pick(sender) else { continue };
-                let put = match txs[i].send(ledger.value(id, false)) {
-                    Ok(()) => Put::Ok { id, replaced: None },
+                let before = drops_on_this_thread();
+                let result = txs[i].send(ledger.value(id, false));
+                let dropped = drops_on_this_thread() - before;
+                completed.fetch_add(dropped, Ordering::SeqCst);
+                let put = match result {
+                    Ok(()) => Put::Ok {
+                        id,
+                        by_replace: false,
+                        replaced: None,
+                        dropped,
+                    },
                     Err(e) => {
                         assert_eq!(
                             e.into_inner().retire(),
                             id,
                             "send handed back another value"
                         );
-                        Put::Refused { id }
+                        Put::Refused { id, dropped }
                     }
                 };
                 puts.push(put);
             }
             ProducerOp::Replace { sender } => {
                 let Some(i) = pick(sender) else { continue };
-                let put = match txs[i].replace(ledger.value(id, false)) {
-                    Ok(old) => Put::Ok {
-                        id,
-                        replaced: old.map(Tracked::retire),
-                    },
+                let before = drops_on_this_thread();
+                let result = txs[i].replace(ledger.value(id, false));
+                let dropped = drops_on_this_thread() - before;
+                let put = match result {
+                    Ok(old) => {
+                        let replaced = old.map(Tracked::retire);
+                        completed.fetch_add(u64::from(replaced.is_some()), Ordering::SeqCst);
+                        Put::Ok {
+                            id,
+                            by_replace: true,
+                            replaced,
+                            dropped,
+                        }
+                    }
                     Err(e) => {
                         assert_eq!(e.0.retire(), id, "replace handed back another value");
-                        Put::Refused { id }
+                        Put::Refused { id, dropped }
                     }
                 };
                 puts.push(put);
@@ -188,7 +229,9 @@ fn producer(
             }
             ProducerOp::Drop { sender } => {
                 if let Some(i) = pick(sender) {
+                    let before = drops_on_this_thread();
                     drop(txs.swap_remove(i));
+                    puts.push(Put::SenderDropDropped(drops_on_this_thread() - before));
                 }
             }
             ProducerOp::IsDisconnected { sender } => {
@@ -204,11 +247,15 @@ fn producer(
             }
         }
     }
+    let before = drops_on_this_thread();
+    drop(txs);
+    puts.push(Put::SenderDropDropped(drops_on_this_thread() - before));
     puts
 }
 
 fn consumer(
     mut rx: Receiver<Tracked>,
+    completed: &Completed,
     script: &[ConsumerOp],
 ) -> (Option<Receiver<Tracked>>, Vec<Seen>) {
     set_role(Role::Consumer);
@@ -261,7 +308,13 @@ fn consumer(
                 }
             }
             ConsumerOp::IsDisconnected => seen.push(Seen::IsDisconnected(rx.is_disconnected())),
-            ConsumerOp::Overwritten => seen.push(Seen::Overwritten(rx.overwritten())),
+            ConsumerOp::Overwritten => {
+                let floor = completed.load(Ordering::SeqCst);
+                seen.push(Seen::Overwritten {
+                    n: rx.overwritten(),
+                    floor,
+                });
+            }
             ConsumerOp::Yield => thread::yield_now(),
             ConsumerOp::DropReceiver => {
                 drop(rx);
@@ -310,24 +363,25 @@ pub(crate) fn check_threads(data: &[u8]) {
     let senders: Vec<Sender<Tracked>> = scripts.iter().map(|_| tx.clone()).collect();
     drop(tx);
     let start = Barrier::new(scripts.len() + 1);
+    let completed = Completed::new(0);
     let (rx, seen, puts) = thread::scope(|s| {
         let producers: Vec<_> = scripts
             .iter()
             .zip(senders)
             .enumerate()
             .map(|(index, (script, tx))| {
-                let (ledger, start) = (&ledger, &start);
+                let (ledger, completed, start) = (&ledger, &completed, &start);
                 s.spawn(move || {
                     start.wait();
-                    producer(ledger, index, tx, script)
+                    producer(ledger, completed, index, tx, script)
                 })
             })
             .collect();
         let consumer_script = &consumer_script;
-        let start = &start;
+        let (completed, start) = (&completed, &start);
         let consumer = s.spawn(move || {
             start.wait();
-            consumer(rx, consumer_script)
+            consumer(rx, completed, consumer_script)
         });
         let puts: Vec<Vec<Put>> = producers
             .into_iter()
@@ -431,10 +485,20 @@ fn verify(
         let mut last = None;
         for put in puts {
             match *put {
-                Put::Ok { id, replaced: old } => {
+                Put::Ok {
+                    id,
+                    by_replace,
+                    replaced: old,
+                    dropped,
+                } => {
                     assert!(
                         !gone,
                         "producer {index}: value {id} accepted after the receiver was seen gone"
+                    );
+                    let most = u64::from(!by_replace);
+                    assert!(
+                        dropped <= most,
+                        "producer {index}: putting value {id} dropped {dropped} values (replaced {old:?})"
                     );
                     ok_ids.push(id);
                     last = Some(id);
@@ -446,10 +510,14 @@ fn verify(
                         replaced += 1;
                     }
                 }
-                Put::Refused { id } => {
+                Put::Refused { id, dropped } => {
                     assert!(
                         !receiver_kept,
                         "producer {index}: value {id} refused with the receiver alive"
+                    );
+                    assert_eq!(
+                        dropped, 0,
+                        "producer {index}: refused value {id}, yet dropped values"
                     );
                     gone = true;
                 }
@@ -463,6 +531,12 @@ fn verify(
                         "producer {index}: disconnected with the receiver alive"
                     );
                     gone |= disconnected;
+                }
+                Put::SenderDropDropped(dropped) => {
+                    assert_eq!(
+                        dropped, 0,
+                        "producer {index}: dropping a sender dropped values"
+                    );
                 }
             }
         }
@@ -528,10 +602,14 @@ fn verify(
             Seen::NonEmptyButNothing => {
                 panic!("consumer step {step}: is_empty() was false, the next try_recv got nothing")
             }
-            Seen::Overwritten(n) => {
+            Seen::Overwritten { n, floor } => {
                 assert!(
                     n >= readings_max,
                     "consumer step {step}: overwritten went from {readings_max} to {n}"
+                );
+                assert!(
+                    n >= floor,
+                    "consumer step {step}: overwritten() = {n}, but calls that had returned displaced {floor}"
                 );
                 readings_max = n;
             }
