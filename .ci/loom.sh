@@ -10,6 +10,9 @@ export RUSTFLAGS="--cfg loom"
 start=$(date +%s)
 cargo build --release --tests --locked
 built=$(date +%s)
-cargo test --release --locked
+# --no-fail-fast: a failing model file does not hide the results of the rest.
+status=0
+cargo test --release --locked --no-fail-fast || status=$?
 done_at=$(date +%s)
 echo "loom (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS): build $((built - start)) s, models $((done_at - built)) s"
+exit "$status"

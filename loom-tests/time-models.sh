@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Times every loom model on its own, one at a time, at the preemption bound
-# given as $1 (default 2). Prints "seconds  file::model  result" per model.
-# Usage: ./time-models.sh [BOUND] [FILTER]
+# given as $1 (default 2; "none" for no bound, an exhaustive search). Prints
+# "seconds  file::model  result" per model; a model gets at most 10 minutes.
+# Usage: ./time-models.sh [BOUND|none] [FILTER]
 set -euo pipefail
 
 cd "$(dirname "$0")"
 bound=${1:-2}
 filter=${2:-}
-export LOOM_MAX_PREEMPTIONS=$bound
+if [[ $bound == none ]]; then
+    unset LOOM_MAX_PREEMPTIONS
+else
+    export LOOM_MAX_PREEMPTIONS=$bound
+fi
 export RUSTFLAGS="--cfg loom"
 
 cargo build --release --tests --locked --quiet
@@ -18,11 +23,14 @@ for file in tests/*.rs; do
     for t in $tests; do
         [[ -n $filter && $t != *$filter* ]] && continue
         start=$(date +%s.%N)
-        if cargo test --release --locked --quiet --test "$name" -- --exact "$t" >/dev/null 2>&1; then
-            result=ok
-        else
-            result=FAILED
-        fi
+        status=0
+        timeout 600 cargo test --release --locked --quiet --test "$name" -- --exact "$t" \
+            >/dev/null 2>&1 || status=$?
+        case $status in
+            0) result=ok ;;
+            124) result=TIMEOUT ;;
+            *) result=FAILED ;;
+        esac
         end=$(date +%s.%N)
         printf '%8.2f  %s::%s  %s\n' "$(echo "$end - $start" | bc)" "$name" "$t" "$result"
     done

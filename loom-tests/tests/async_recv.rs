@@ -250,3 +250,29 @@ fn dropped_recv_future_races_last_sender_drop() {
         assert!(rx.is_disconnected());
     });
 }
+
+/// Two senders ∥ `recv_async`: the future wakes with one value, and the
+/// later send's value is never lost.
+#[test]
+fn two_senders_wake_recv_async() {
+    loom::model(|| {
+        let log = DropLog::new(2);
+        let (tx_a, mut rx) = conflate::channel();
+        let tx_b = tx_a.clone();
+        let (v0, v1) = (log.val(0), log.val(1));
+        let a = thread::spawn(move || tx_a.send(v0).unwrap());
+        let b = thread::spawn(move || tx_b.send(v1).unwrap());
+        let mut tally = Tally::default();
+        tally.recv(block_on(rx.recv_async()).expect("a value comes before the close"));
+        a.join().unwrap();
+        b.join().unwrap();
+        // Both senders are gone: a value still waiting comes out first.
+        if let Ok(v) = block_on(rx.recv_async()) {
+            tally.recv(v);
+        }
+        assert_eq!(block_on(rx.recv_async()).unwrap_err(), RecvError);
+        tally.assert_accounts_for(2, rx.overwritten());
+        drop(rx);
+        log.assert_each_dropped_once();
+    });
+}

@@ -90,3 +90,42 @@ fn panicking_displaced_drop_races_try_recv() {
         log.assert_each_dropped_once();
     });
 }
+
+/// An armed value waits; `send` ∥ receiver drop. Whichever of them drops the
+/// bomb sees its panic (the send, displacing it; or the receiver's drop,
+/// sweeping it); the other call is quiet. Every value is dropped once and
+/// the channel is freed (loom's leak check) despite the unwinding.
+#[test]
+fn panicking_drop_races_receiver_drop() {
+    quiet_bomb_panics();
+    loom::model(|| {
+        let log = DropLog::new(2);
+        let (tx, rx) = conflate::channel();
+        tx.send(Bomb {
+            val: log.val(0),
+            armed: true,
+        })
+        .unwrap();
+        let new = Bomb {
+            val: log.val(1),
+            armed: false,
+        };
+        let t = thread::spawn(move || {
+            let sent = catch_unwind(AssertUnwindSafe(|| tx.send(new).is_ok()));
+            (tx, sent)
+        });
+        let rx_drop_panicked = catch_unwind(AssertUnwindSafe(|| drop(rx))).is_err();
+        let (tx, sent) = t.join().unwrap();
+        match sent {
+            // The send displaced the bomb: it took effect before the drop.
+            Err(_) => assert!(!rx_drop_panicked, "the bomb went off twice"),
+            // The send was refused or swept: the receiver's drop met the
+            // bomb in the slot.
+            Ok(_) => assert!(rx_drop_panicked, "the bomb was never dropped"),
+        }
+        assert_eq!(log.drops(0), 1, "the bomb was not dropped exactly once");
+        assert!(tx.is_disconnected());
+        drop(tx);
+        log.assert_each_dropped_once();
+    });
+}

@@ -168,3 +168,50 @@ fn sender_sees_receiver_gone_then_send_refused() {
         log.assert_each_dropped_once();
     });
 }
+
+/// Receiver drop ∥ two `replace`s over a waiting value. Nothing receives,
+/// so the slot is never empty before the drop: a `replace` that takes effect
+/// before the drop returns the value it displaced (the waiting one or the
+/// other replace's), one after it gets its own value back in `SendError`.
+/// `Ok(None)` fits no order of the three calls.
+#[test]
+fn receiver_drop_races_two_replaces() {
+    loom::model(|| {
+        let log = DropLog::new(3);
+        let (tx_a, rx) = conflate::channel();
+        tx_a.send(log.val(0)).unwrap();
+        let tx_b = tx_a.clone();
+        let (v1, v2) = (log.val(1), log.val(2));
+        let replace = |tx: conflate::Sender<helpers::Val>, v: helpers::Val| {
+            let own = v.id;
+            thread::spawn(move || match tx.replace(v) {
+                Ok(Some(old)) => {
+                    assert_ne!(old.id, own, "replace returned its own value");
+                    Some(old.id)
+                }
+                Ok(None) => panic!("replace {own} found the slot empty; nothing received"),
+                Err(SendError(v)) => {
+                    assert_eq!(v.id, own, "SendError carries someone else's value");
+                    None
+                }
+            })
+        };
+        let a = replace(tx_a, v1);
+        let b = replace(tx_b, v2);
+        drop(rx);
+        let (got_a, got_b) = (a.join().unwrap(), b.join().unwrap());
+        // A replace that displaced the other's value ran after it, so both
+        // ran before the drop and the other one displaced the waiting 0.
+        if got_a == Some(2) {
+            assert_eq!(got_b, Some(0), "a displaced 2, so b must have displaced 0");
+        }
+        if got_b == Some(1) {
+            assert_eq!(got_a, Some(0), "b displaced 1, so a must have displaced 0");
+        }
+        assert!(
+            !(got_a == Some(0) && got_b == Some(0)),
+            "0 was returned to both replaces"
+        );
+        log.assert_each_dropped_once();
+    });
+}
