@@ -1,0 +1,759 @@
+//! Shared benchmark plumbing: one [`Chan`] trait implemented for conflate and
+//! for every alternative a user might pick instead, the two payloads, CPU
+//! pinning, and a timer. Included by `channels.rs` and `send_tail.rs` with
+//! `mod common;`.
+
+// Each bench binary uses a different subset of this module (for instance the
+// cycle timer is only used by `send_tail`), so unused items are expected.
+#![allow(dead_code)]
+
+use std::fmt::Debug;
+use std::hint::spin_loop;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread, ThreadId};
+
+/// Sequence number that tells a benchmark consumer to stop. Producers never
+/// send it otherwise.
+pub(crate) const STOP: u64 = u64::MAX - 1;
+
+/// The "empty" marker of the bare atomic floors (never a real sequence).
+const EMPTY: u64 = u64::MAX;
+
+// ---------------------------------------------------------------------------
+// Payloads
+// ---------------------------------------------------------------------------
+
+/// A value sent through the channels under test.
+pub(crate) trait Payload: Clone + Send + Sync + Debug + 'static {
+    /// Criterion parameter string and table column ("u64" or "64B").
+    const NAME: &'static str;
+    /// Builds a value carrying sequence number `seq`.
+    fn make(seq: u64) -> Self;
+    /// The sequence number carried.
+    fn seq(&self) -> u64;
+}
+
+impl Payload for u64 {
+    const NAME: &'static str = "u64";
+    #[inline]
+    fn make(seq: u64) -> Self {
+        seq
+    }
+    #[inline]
+    fn seq(&self) -> u64 {
+        *self
+    }
+}
+
+/// A 64-byte payload: every word is written on `make`, so a send really moves
+/// 64 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bytes64(pub(crate) [u64; 8]);
+
+impl Payload for Bytes64 {
+    const NAME: &'static str = "64B";
+    #[inline]
+    fn make(seq: u64) -> Self {
+        Bytes64([seq; 8])
+    }
+    #[inline]
+    fn seq(&self) -> u64 {
+        self.0[0]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The trait
+// ---------------------------------------------------------------------------
+
+/// One implementation under test. Methods take the halves by `&mut` so that
+/// single-producer designs (triple_buffer) fit; the others ignore the `mut`.
+pub(crate) trait Chan<T: Payload>: 'static {
+    /// Benchmark id, identical in every criterion group.
+    const ID: &'static str;
+    /// `recv` really blocks (parks) instead of spinning.
+    const BLOCKING: bool;
+    /// More than one producer may send at once (`clone_tx` works).
+    const MULTI_PRODUCER: bool;
+    /// Producer half.
+    type Tx: Send + 'static;
+    /// Consumer half.
+    type Rx: Send + 'static;
+
+    /// A fresh, empty channel.
+    fn new() -> (Self::Tx, Self::Rx);
+    /// A second producer handle. Only called when `MULTI_PRODUCER`.
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx;
+    /// Called once on the thread that will receive, before any timed work.
+    fn attach(_rx: &mut Self::Rx) {}
+    /// Overwrite the slot with `value` (the displaced value, if any, is
+    /// dropped).
+    fn send(tx: &mut Self::Tx, value: T);
+    /// Take the latest value if one is waiting.
+    fn try_recv(rx: &mut Self::Rx) -> Option<T>;
+    /// Wait for a value: parks when `BLOCKING`, spins on `try_recv` otherwise.
+    fn recv(rx: &mut Self::Rx) -> T;
+}
+
+/// Spin-wait receive, used by the designs that cannot block.
+#[inline]
+fn spin_recv<T: Payload, C: Chan<T>>(rx: &mut C::Rx) -> T {
+    loop {
+        if let Some(v) = C::try_recv(rx) {
+            return v;
+        }
+        spin_loop();
+    }
+}
+
+/// A generic callback over every implementation (Rust has no generic
+/// closures).
+pub(crate) trait Visit<T: Payload> {
+    fn visit<C: Chan<T>>(&mut self);
+}
+
+/// Calls `v.visit::<C>()` for conflate first, then every baseline, then the
+/// floors. The order here is the order of every table.
+pub(crate) fn for_each_impl<T: Payload, V: Visit<T>>(v: &mut V) {
+    v.visit::<Conflate>();
+    v.visit::<StdMutexCondvar>();
+    v.visit::<ParkingLotMutexCondvar>();
+    v.visit::<CrossbeamDrain>();
+    v.visit::<StdSyncChannelDrain>();
+    v.visit::<AsyncChannelForce>();
+    v.visit::<TokioWatch>();
+    v.visit::<TripleBuffer>();
+    v.visit::<ArcSwap>();
+    v.visit::<AtomicSwapFloor>();
+    v.visit::<ParkUnparkFloor>();
+}
+
+// ---------------------------------------------------------------------------
+// conflate (public API only)
+// ---------------------------------------------------------------------------
+
+pub(crate) struct Conflate;
+
+impl<T: Payload> Chan<T> for Conflate {
+    const ID: &'static str = "conflate";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = conflate::Sender<T>;
+    type Rx = conflate::Receiver<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        conflate::channel()
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        let _ = tx.send(value);
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.try_recv().ok()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        rx.recv().expect("conflate: benchmark sender dropped early")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. std Mutex<Option<T>> + Condvar
+// ---------------------------------------------------------------------------
+
+pub(crate) struct StdMutexCondvar;
+
+type StdShared<T> = Arc<(std::sync::Mutex<Option<T>>, std::sync::Condvar)>;
+
+impl<T: Payload> Chan<T> for StdMutexCondvar {
+    const ID: &'static str = "std_mutex_condvar";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = StdShared<T>;
+    type Rx = StdShared<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let s = Arc::new((std::sync::Mutex::new(None), std::sync::Condvar::new()));
+        (s.clone(), s)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        // The displaced value is dropped after the unlock and the notify, as a
+        // careful user would write it.
+        let old = tx.0.lock().unwrap().replace(value);
+        tx.1.notify_one();
+        drop(old);
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.0.lock().unwrap().take()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        let mut slot = rx.0.lock().unwrap();
+        loop {
+            if let Some(v) = slot.take() {
+                return v;
+            }
+            slot = rx.1.wait(slot).unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. parking_lot Mutex<Option<T>> + Condvar
+// ---------------------------------------------------------------------------
+
+pub(crate) struct ParkingLotMutexCondvar;
+
+type PlShared<T> = Arc<(parking_lot::Mutex<Option<T>>, parking_lot::Condvar)>;
+
+impl<T: Payload> Chan<T> for ParkingLotMutexCondvar {
+    const ID: &'static str = "parking_lot_mutex_condvar";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = PlShared<T>;
+    type Rx = PlShared<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let s = Arc::new((parking_lot::Mutex::new(None), parking_lot::Condvar::new()));
+        (s.clone(), s)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        let old = tx.0.lock().replace(value);
+        tx.1.notify_one();
+        drop(old);
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.0.lock().take()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        let mut slot = rx.0.lock();
+        loop {
+            if let Some(v) = slot.take() {
+                return v;
+            }
+            rx.1.wait(&mut slot);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. crossbeam_channel::bounded(1), overwrite by draining with a receiver clone
+// ---------------------------------------------------------------------------
+
+pub(crate) struct CrossbeamDrain;
+
+impl<T: Payload> Chan<T> for CrossbeamDrain {
+    const ID: &'static str = "crossbeam_bounded1_drain";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = (crossbeam_channel::Sender<T>, crossbeam_channel::Receiver<T>);
+    type Rx = crossbeam_channel::Receiver<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        ((tx, rx.clone()), rx)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        (tx.0.clone(), tx.1.clone())
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        // Not wait-free: with several producers or a racing consumer this loop
+        // can go round more than twice.
+        let mut value = value;
+        loop {
+            match tx.0.try_send(value) {
+                Ok(()) => return,
+                Err(crossbeam_channel::TrySendError::Full(back)) => {
+                    drop(tx.1.try_recv());
+                    value = back;
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.try_recv().ok()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        rx.recv()
+            .expect("crossbeam: benchmark sender dropped early")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. std::sync::mpsc::sync_channel(1), same emulation
+// ---------------------------------------------------------------------------
+//
+// std's `Receiver` is neither `Clone` nor `Sync`, so the producer cannot own a
+// receiver clone to drain with. The closest honest emulation shares the one
+// receiver in a `Mutex`: the producer first tries `try_send`; only when the
+// slot is full does it `try_lock` the receiver, take the stale value and
+// retry. The consumer locks the same mutex around its `try_recv`/`recv`. That
+// lock is the cost of emulating overwrite on std mpsc, and it is included in
+// every number. Like the crossbeam emulation this send is not wait-free: it
+// retries while the consumer holds the receiver.
+
+pub(crate) struct StdSyncChannelDrain;
+
+type MpscRx<T> = Arc<std::sync::Mutex<std::sync::mpsc::Receiver<T>>>;
+
+impl<T: Payload> Chan<T> for StdSyncChannelDrain {
+    const ID: &'static str = "std_sync_channel1_drain";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = (std::sync::mpsc::SyncSender<T>, MpscRx<T>);
+    type Rx = MpscRx<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        ((tx, rx.clone()), rx)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        (tx.0.clone(), tx.1.clone())
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        let mut value = value;
+        loop {
+            match tx.0.try_send(value) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    // `try_lock`, not `lock`: the consumer may hold the mutex
+                    // while blocked in `recv`, and a producer waiting for it
+                    // would deadlock once the consumer has taken the value and
+                    // blocked again. A failed `try_lock` means the consumer is
+                    // receiving right now, so retrying the send makes progress.
+                    match tx.1.try_lock() {
+                        Ok(rx) => drop(rx.try_recv()),
+                        Err(_) => spin_loop(),
+                    }
+                    value = back;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.lock().unwrap().try_recv().ok()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        // Holds the mutex while blocked. A producer only needs it when the
+        // slot is full, and then this `recv` is about to return.
+        rx.lock()
+            .unwrap()
+            .recv()
+            .expect("mpsc: benchmark sender dropped early")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. async_channel::bounded(1) with force_send
+// ---------------------------------------------------------------------------
+
+pub(crate) struct AsyncChannelForce;
+
+impl<T: Payload> Chan<T> for AsyncChannelForce {
+    const ID: &'static str = "async_channel_force_send";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = async_channel::Sender<T>;
+    type Rx = async_channel::Receiver<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        async_channel::bounded(1)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        drop(tx.force_send(value));
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.try_recv().ok()
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        rx.recv_blocking()
+            .expect("async-channel: benchmark sender dropped early")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. tokio::sync::watch (feature "sync" only, no runtime)
+// ---------------------------------------------------------------------------
+//
+// Send is `send_replace` (stores even with no receiver, like conflate).
+// `try_recv` is `has_changed` + `borrow_and_update().clone()`. The blocking
+// `recv` polls `changed()` with a minimal thread-parking executor whose
+// `Waker` is built once per receiving thread and then reused, so the harness
+// adds no allocation per receive.
+
+pub(crate) struct TokioWatch;
+
+/// Receiver half for tokio watch: the receiver plus a cached parking waker.
+pub(crate) struct WatchRx<T> {
+    rx: tokio::sync::watch::Receiver<T>,
+    waker: Option<(ThreadId, Waker)>,
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl<T> WatchRx<T> {
+    fn waker(&mut self) -> Waker {
+        let me = thread::current();
+        match &self.waker {
+            Some((id, w)) if *id == me.id() => w.clone(),
+            _ => {
+                let w = Waker::from(Arc::new(ThreadWaker(me.clone())));
+                self.waker = Some((me.id(), w.clone()));
+                w
+            }
+        }
+    }
+}
+
+impl<T: Payload> Chan<T> for TokioWatch {
+    const ID: &'static str = "tokio_watch";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = tokio::sync::watch::Sender<T>;
+    type Rx = WatchRx<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        // The initial value is marked seen, so the channel starts "empty".
+        let (tx, rx) = tokio::sync::watch::channel(T::make(0));
+        (tx, WatchRx { rx, waker: None })
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    fn attach(rx: &mut Self::Rx) {
+        let _ = rx.waker();
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        drop(tx.send_replace(value));
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        if rx.rx.has_changed().unwrap_or(false) {
+            Some(rx.rx.borrow_and_update().clone())
+        } else {
+            None
+        }
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        let waker = rx.waker();
+        let mut cx = Context::from_waker(&waker);
+        {
+            let mut fut = std::pin::pin!(rx.rx.changed());
+            loop {
+                match fut.as_mut().poll(&mut cx) {
+                    Poll::Ready(r) => {
+                        r.expect("tokio watch: benchmark sender dropped early");
+                        break;
+                    }
+                    Poll::Pending => thread::park(),
+                }
+            }
+        }
+        rx.rx.borrow_and_update().clone()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 7a. triple_buffer (wait-free, single producer, cannot block)
+// ---------------------------------------------------------------------------
+
+pub(crate) struct TripleBuffer;
+
+impl<T: Payload> Chan<T> for TripleBuffer {
+    const ID: &'static str = "triple_buffer";
+    const BLOCKING: bool = false;
+    const MULTI_PRODUCER: bool = false;
+    type Tx = triple_buffer::Input<T>;
+    type Rx = triple_buffer::Output<T>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        triple_buffer::triple_buffer(&T::make(0))
+    }
+    fn clone_tx(_tx: &Self::Tx) -> Self::Tx {
+        unreachable!("triple_buffer has a single producer; callers check MULTI_PRODUCER")
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        tx.write(value);
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        if rx.update() {
+            Some(rx.output_buffer_mut().clone())
+        } else {
+            None
+        }
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        spin_recv::<T, Self>(rx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 7b. arc_swap::ArcSwapOption (lock-free, cannot block; one Arc per send)
+// ---------------------------------------------------------------------------
+
+pub(crate) struct ArcSwap;
+
+impl<T: Payload> Chan<T> for ArcSwap {
+    const ID: &'static str = "arc_swap";
+    const BLOCKING: bool = false;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = Arc<arc_swap::ArcSwapOption<T>>;
+    type Rx = Arc<arc_swap::ArcSwapOption<T>>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let s = Arc::new(arc_swap::ArcSwapOption::empty());
+        (s.clone(), s)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        tx.store(Some(Arc::new(value)));
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        rx.swap(None)
+            .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        spin_recv::<T, Self>(rx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Floor 1: a bare AtomicU64::swap
+// ---------------------------------------------------------------------------
+//
+// Carries only the sequence number, for both payloads: it is the cost of the
+// one RMW any conflating slot needs, not a channel. For `64B` the remaining
+// words are rebuilt on receive (`Payload::make`).
+
+pub(crate) struct AtomicSwapFloor;
+
+impl<T: Payload> Chan<T> for AtomicSwapFloor {
+    const ID: &'static str = "atomic_swap_floor";
+    const BLOCKING: bool = false;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = Arc<AtomicU64>;
+    type Rx = Arc<AtomicU64>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let s = Arc::new(AtomicU64::new(EMPTY));
+        (s.clone(), s)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        tx.swap(value.seq(), Ordering::AcqRel);
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        // A plain load first keeps the spinning consumer from stealing the
+        // cache line in exclusive state on every poll.
+        if rx.load(Ordering::Relaxed) == EMPTY {
+            return None;
+        }
+        match rx.swap(EMPTY, Ordering::AcqRel) {
+            EMPTY => None,
+            seq => Some(T::make(seq)),
+        }
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        spin_recv::<T, Self>(rx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Floor 2: AtomicU64::swap + raw thread::park / unpark
+// ---------------------------------------------------------------------------
+//
+// The least a blocking conflating slot can do: the producer swaps the value in
+// and unparks the registered receiver thread; the receiver swaps the slot
+// empty and parks when it found nothing. Correct by the park token: an unpark
+// that lands before the park makes the park return at once. The receiver
+// registers its thread in `attach`, which every harness calls before the
+// timed work starts; with no receiver registered `send` skips the unpark.
+
+pub(crate) struct ParkUnparkFloor;
+
+/// Shared block of the park/unpark floor.
+pub(crate) struct ParkShared {
+    slot: AtomicU64,
+    receiver: OnceLock<Thread>,
+}
+
+impl<T: Payload> Chan<T> for ParkUnparkFloor {
+    const ID: &'static str = "park_unpark_floor";
+    const BLOCKING: bool = true;
+    const MULTI_PRODUCER: bool = true;
+    type Tx = Arc<ParkShared>;
+    type Rx = Arc<ParkShared>;
+
+    fn new() -> (Self::Tx, Self::Rx) {
+        let s = Arc::new(ParkShared {
+            slot: AtomicU64::new(EMPTY),
+            receiver: OnceLock::new(),
+        });
+        (s.clone(), s)
+    }
+    fn clone_tx(tx: &Self::Tx) -> Self::Tx {
+        tx.clone()
+    }
+    fn attach(rx: &mut Self::Rx) {
+        let me = thread::current();
+        let registered = rx.receiver.get_or_init(|| me.clone());
+        assert_eq!(registered.id(), me.id(), "attach from one thread only");
+    }
+    #[inline]
+    fn send(tx: &mut Self::Tx, value: T) {
+        tx.slot.swap(value.seq(), Ordering::AcqRel);
+        if let Some(t) = tx.receiver.get() {
+            t.unpark();
+        }
+    }
+    #[inline]
+    fn try_recv(rx: &mut Self::Rx) -> Option<T> {
+        if rx.slot.load(Ordering::Relaxed) == EMPTY {
+            return None;
+        }
+        match rx.slot.swap(EMPTY, Ordering::AcqRel) {
+            EMPTY => None,
+            seq => Some(T::make(seq)),
+        }
+    }
+    #[inline]
+    fn recv(rx: &mut Self::Rx) -> T {
+        debug_assert!(rx.receiver.get().is_some(), "recv before attach");
+        loop {
+            if let Some(v) = <Self as Chan<T>>::try_recv(rx) {
+                return v;
+            }
+            thread::park();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pinning and timing
+// ---------------------------------------------------------------------------
+
+/// Number of CPUs this process may run on.
+pub(crate) fn cpus() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Pins the calling thread to `cpu` (modulo the CPU count). Returns whether
+/// the kernel accepted it; on one CPU or a non-Linux OS this is a no-op.
+#[cfg(target_os = "linux")]
+pub(crate) fn pin_to(cpu: usize) -> bool {
+    let cpu = cpu % cpus();
+    // SAFETY: `cpu_set_t` is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` < CPU count <= CPU_SETSIZE, so the bit index is in range.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is a valid `cpu_set_t` of
+    // the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    rc == 0
+}
+
+/// Pinning is Linux-only here.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn pin_to(_cpu: usize) -> bool {
+    false
+}
+
+/// Spawns a thread, pinned to `cpu` when `Some`.
+pub(crate) fn spawn_on<R: Send + 'static>(
+    cpu: Option<usize>,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    thread::spawn(move || {
+        if let Some(cpu) = cpu {
+            pin_to(cpu);
+        }
+        f()
+    })
+}
+
+/// Directory for the side results that criterion does not store
+/// (`target/bench-results`), honouring `CARGO_TARGET_DIR`.
+pub(crate) fn results_dir() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("bench-results");
+    std::fs::create_dir_all(&dir).expect("create target/bench-results");
+    dir
+}
+
+/// Escapes nothing: ids and names here are plain ASCII identifiers. Kept as a
+/// function so the JSON writers below read as one style.
+pub(crate) fn json_str(s: &str) -> String {
+    debug_assert!(s.chars().all(|c| c != '"' && c != '\\'));
+    format!("\"{s}\"")
+}
+
+/// The 1/5/15-minute load averages as a JSON array (`null` where
+/// `/proc/loadavg` is missing): the benches record them at start and end so
+/// the report can show how busy the machine was.
+pub(crate) fn loadavg_json() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| {
+            let f: Vec<&str> = s.split_whitespace().take(3).collect();
+            format!("[{}]", f.join(", "))
+        })
+        .unwrap_or_else(|| "null".to_owned())
+}
