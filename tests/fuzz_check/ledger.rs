@@ -27,12 +27,20 @@ thread_local! {
     static ROLE: Cell<Role> = const { Cell::new(Role::Main) };
     /// Values dropped (not retired) on this thread so far.
     static DROPS_HERE: Cell<u64> = const { Cell::new(0) };
+    /// Id of the value dropped last on this thread.
+    static LAST_DROPPED: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// Values dropped on the current thread so far (retired ones not counted).
 /// The difference across a call tells what that call dropped.
 pub(super) fn drops_on_this_thread() -> u64 {
     DROPS_HERE.with(Cell::get)
+}
+
+/// Id of the value dropped last on the current thread (retired ones not
+/// counted).
+pub(super) fn last_dropped_on_this_thread() -> Option<usize> {
+    LAST_DROPPED.with(Cell::get)
 }
 
 /// Tags the current thread for the drop accounting.
@@ -173,6 +181,7 @@ impl Drop for Tracked {
             let role = ROLE.with(Cell::get) as usize;
             entry.dropped[role].fetch_add(1, Ordering::Relaxed);
             DROPS_HERE.with(|n| n.set(n.get() + 1));
+            LAST_DROPPED.with(|last| last.set(Some(self.id)));
         }
         self.ledger.events.fetch_add(1, Ordering::Relaxed);
         if !self.retired && self.panicky && self.ledger.armed.load(Ordering::Relaxed) {

@@ -9,8 +9,8 @@
 //! - Exactly once (rule 2): every value made ends exactly once: received,
 //!   returned by `replace`, handed back in `SendError`, or dropped once.
 //! - Drops happen where the contract puts them: a producer's `send` drops
-//!   at most the one value it displaced, its `replace` and a refused call
-//!   drop nothing, and dropping a sender drops nothing; the consumer thread
+//!   at most the one value it displaced (never the value it was given and
+//!   reported as accepted), its `replace` and a refused call drop nothing, and dropping a sender drops nothing; the consumer thread
 //!   drops at most the one value in the slot when it drops the receiver
 //!   (rule 5); the main thread, which only drains, drops nothing.
 //! - Per producer, the consumer receives values in send order: a producer's
@@ -51,7 +51,9 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use conflate::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 
-use super::ledger::{Ledger, Role, Tracked, block_on, drops_on_this_thread, set_role};
+use super::ledger::{
+    Ledger, Role, Tracked, block_on, drops_on_this_thread, last_dropped_on_this_thread, set_role,
+};
 use super::take_all;
 
 /// Longest script per producer (also the id range of each producer).
@@ -125,6 +127,8 @@ enum Put {
         by_replace: bool,
         replaced: Option<usize>,
         dropped: u64,
+        /// The call dropped the very value it was given.
+        dropped_own: bool,
     },
     /// The value came back in `SendError`; `dropped` as above.
     Refused { id: usize, dropped: u64 },
@@ -179,6 +183,7 @@ fn producer(
                 let before = drops_on_this_thread();
                 let result = txs[i].send(ledger.value(id, false));
                 let dropped = drops_on_this_thread() - before;
+                let dropped_own = dropped > 0 && last_dropped_on_this_thread() == Some(id);
                 completed.fetch_add(dropped, Ordering::SeqCst);
                 let put = match result {
                     Ok(()) => Put::Ok {
@@ -186,6 +191,7 @@ fn producer(
                         by_replace: false,
                         replaced: None,
                         dropped,
+                        dropped_own,
                     },
                     Err(e) => {
                         assert_eq!(
@@ -203,6 +209,7 @@ fn producer(
                 let before = drops_on_this_thread();
                 let result = txs[i].replace(ledger.value(id, false));
                 let dropped = drops_on_this_thread() - before;
+                let dropped_own = dropped > 0 && last_dropped_on_this_thread() == Some(id);
                 let put = match result {
                     Ok(old) => {
                         let replaced = old.map(Tracked::retire);
@@ -212,6 +219,7 @@ fn producer(
                             by_replace: true,
                             replaced,
                             dropped,
+                            dropped_own,
                         }
                     }
                     Err(e) => {
@@ -490,10 +498,15 @@ fn verify(
                     by_replace,
                     replaced: old,
                     dropped,
+                    dropped_own,
                 } => {
                     assert!(
                         !gone,
                         "producer {index}: value {id} accepted after the receiver was seen gone"
+                    );
+                    assert!(
+                        !dropped_own,
+                        "producer {index}: value {id} was accepted, yet the call that put it dropped it"
                     );
                     let most = u64::from(!by_replace);
                     assert!(
