@@ -276,3 +276,36 @@ fn two_senders_wake_recv_async() {
         log.assert_each_dropped_once();
     });
 }
+
+/// A `RecvFuture` left registered and leaked (`mem::forget`, so its drop
+/// never withdraws the waker) while a send races: a later blocking `recv`
+/// must take the registration back and still get the value.
+#[test]
+fn leaked_pending_future_then_recv_wakes() {
+    loom::model(|| {
+        let log = DropLog::new(1);
+        let (tx, mut rx) = conflate::channel();
+        let v0 = log.val(0);
+        let t = thread::spawn(move || {
+            tx.send(v0).unwrap();
+            tx
+        });
+        let (_count, waker) = CountWaker::new();
+        let mut tally = Tally::default();
+        {
+            let mut fut = Box::pin(rx.recv_async());
+            match poll_once(fut.as_mut(), &waker) {
+                Poll::Ready(got) => tally.recv(got.expect("sender alive")),
+                Poll::Pending => std::mem::forget(fut),
+            }
+        }
+        if tally.received.is_empty() {
+            tally.recv(rx.recv().expect("sender alive"));
+        }
+        let tx = t.join().unwrap();
+        assert_eq!(tally.received, [0]);
+        tally.assert_accounts_for(1, rx.overwritten());
+        drop((tx, rx));
+        log.assert_each_dropped_once();
+    });
+}

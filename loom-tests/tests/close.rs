@@ -243,3 +243,30 @@ fn into_iter_ends_after_last_value_of_two_senders() {
         log.assert_each_dropped_once();
     });
 }
+
+/// Three senders: two send then drop, one only drops, racing a `recv` loop.
+/// Whichever drop is last closes the channel, after every send, so the
+/// value of the send that took effect last is delivered before
+/// `Disconnected`.
+#[test]
+fn three_senders_two_send_one_drops_recv_loop() {
+    loom::model(|| {
+        let log = DropLog::new(2);
+        let (tx_a, rx) = conflate::channel();
+        let (tx_b, tx_c) = (tx_a.clone(), tx_a.clone());
+        let (v0, v1) = (log.val(0), log.val(1));
+        let a = thread::spawn(move || tx_a.send(v0).unwrap());
+        let b = thread::spawn(move || tx_b.send(v1).unwrap());
+        let c = thread::spawn(move || drop(tx_c));
+        let mut tally = Tally::default();
+        recv_until_disconnected(&rx, &mut tally);
+        a.join().unwrap();
+        b.join().unwrap();
+        c.join().unwrap();
+        assert!(!tally.received.is_empty(), "the last value was lost");
+        assert_stays_disconnected(&rx);
+        tally.assert_accounts_for(2, rx.overwritten());
+        drop(rx);
+        log.assert_each_dropped_once();
+    });
+}

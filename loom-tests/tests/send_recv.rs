@@ -177,3 +177,34 @@ fn try_iter_races_two_sends() {
         log.assert_each_dropped_once();
     });
 }
+
+/// A `recv` loop following three sends: the receiver registers, is claimed
+/// and registers again, so each wake must find the waiter cell free for the
+/// next registration. It ends with the last value, in send order.
+#[test]
+fn recv_loop_follows_three_sends() {
+    loom::model(|| {
+        let log = DropLog::new(3);
+        let (tx, rx) = conflate::channel();
+        let vals = [log.val(0), log.val(1), log.val(2)];
+        let t = thread::spawn(move || {
+            for v in vals {
+                tx.send(v).unwrap();
+            }
+            tx
+        });
+        let mut tally = Tally::default();
+        while tally.received.last() != Some(&2) {
+            tally.recv(rx.recv().expect("sender alive"));
+        }
+        let tx = t.join().unwrap();
+        assert!(
+            tally.received.is_sorted() && tally.received.len() <= 3,
+            "out of order: {:?}",
+            tally.received
+        );
+        tally.assert_accounts_for(3, rx.overwritten());
+        drop((tx, rx));
+        log.assert_each_dropped_once();
+    });
+}
