@@ -6,16 +6,16 @@
 # Seeds (Miri's scheduler and weak-memory choices depend on the seed). The
 # budget is about 8 minutes on 2 cores; measured single-seed costs were
 # ~9 s each for close/wakeup, ~3-5 s for the other files, so:
-#   1. everything once, seed 0 (Miri's default);
+#   1. everything once, seed 0 (Miri's default; ~160 s with doctests);
 #   2. the files built around wake-ups and closing races (close, wakeup,
-#      receiver_drop, async_recv) with seeds 1..10 more (~250 s);
+#      receiver_drop, async_recv) with seeds 1..8 more (~200 s);
 #   3. the other multi-threaded files (exactly_once, stress, panic_safety,
 #      counting, one_slot) with seeds 1..4 more (~80 s).
 # The rest get one seed: assert_mem and alloc (one thread), api and timeouts
 # (threads only in strict lock-step hand-offs), the doctests, and the files
 # other engineers own (fuzz_corpus, leaked_future, ...).
 # MIRI_SEEDS_RACY / MIRI_SEEDS_OTHER override the (exclusive) upper ends
-# (10, 4); -Zmiri-many-seeds runs the seeds in parallel on the two cores.
+# (8, 4); -Zmiri-many-seeds runs the seeds in parallel on the two cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,7 +31,7 @@ run cargo +nightly miri --version
 run cargo +nightly miri setup
 
 base_flags="-Zmiri-strict-provenance"
-racy_hi="${MIRI_SEEDS_RACY:-10}"
+racy_hi="${MIRI_SEEDS_RACY:-8}"
 other_hi="${MIRI_SEEDS_OTHER:-4}"
 racy=(--test close --test wakeup --test receiver_drop --test async_recv)
 other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot)
