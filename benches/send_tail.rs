@@ -24,7 +24,8 @@
 //!
 //! Results go to stdout and to `target/bench-results/send_tail.json`.
 //! Options (after `--`): `--sends N`, `--reps N`, `--quick` (100,000 sends,
-//! one repetition), `--alloc-only`, and `--profile-send ID` which only does
+//! one repetition), `--alloc-only`, `--only ID` (send_tail of that one
+//! implementation, no allocation counts, no timer row), and `--profile-send ID` which only does
 //! N idle sends of implementation ID (u64 payload) on one thread and exits:
 //! run it under `valgrind --tool=callgrind` with two values of N and divide
 //! the difference in instructions by the difference in N to get instructions
@@ -297,6 +298,7 @@ struct Key {
 }
 
 struct TailVisit<'a> {
+    only: Option<&'a str>,
     setup: Setup,
     buf: &'a mut Vec<u64>,
     ticks_per_ns: f64,
@@ -312,6 +314,9 @@ fn push(results: &mut Vec<(Key, Vec<Stats>)>, key: Key, s: Stats) {
 
 impl<T: Payload> Visit<T> for TailVisit<'_> {
     fn visit<C: Chan<T>>(&mut self) {
+        if self.only.is_some_and(|id| id != C::ID) {
+            return;
+        }
         let got = tail_run::<T, C>(self.setup, self.buf);
         let s = stats(self.buf, self.ticks_per_ns, got);
         let key = Key {
@@ -457,6 +462,7 @@ struct Options {
     reps: usize,
     alloc_only: bool,
     profile_send: Option<String>,
+    only: Option<String>,
 }
 
 fn options() -> Options {
@@ -465,6 +471,7 @@ fn options() -> Options {
         reps: 3,
         alloc_only: false,
         profile_send: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -476,6 +483,7 @@ fn options() -> Options {
                 o.reps = 1;
             }
             "--alloc-only" => o.alloc_only = true,
+            "--only" => o.only = Some(args.next().expect("--only ID")),
             "--profile-send" => o.profile_send = Some(args.next().expect("--profile-send ID")),
             // `cargo bench` passes `--bench`; filters and criterion flags meant
             // for the other target are ignored.
@@ -527,10 +535,12 @@ fn main() {
         eprintln!("warning: fewer than 2 CPUs; the pinned set-ups share one CPU");
     }
 
-    eprintln!("alloc_per_op ({ALLOC_OPS} operations after {ALLOC_WARMUP} warm-up):");
     let mut allocs = Vec::new();
-    for_each_impl::<u64, _>(&mut AllocVisit(&mut allocs));
-    for_each_impl::<Bytes64, _>(&mut AllocVisit(&mut allocs));
+    if opts.only.is_none() {
+        eprintln!("alloc_per_op ({ALLOC_OPS} operations after {ALLOC_WARMUP} warm-up):");
+        for_each_impl::<u64, _>(&mut AllocVisit(&mut allocs));
+        for_each_impl::<Bytes64, _>(&mut AllocVisit(&mut allocs));
+    }
 
     let mut results: Vec<(Key, Vec<Stats>)> = Vec::new();
     let ticks_per_ns = calibrate();
@@ -543,6 +553,18 @@ fn main() {
         for rep in 0..opts.reps {
             eprintln!("repetition {}/{}", rep + 1, opts.reps);
             for setup in SETUPS {
+                let mut v = TailVisit {
+                    only: opts.only.as_deref(),
+                    setup,
+                    buf: &mut buf,
+                    ticks_per_ns,
+                    results: &mut results,
+                };
+                for_each_impl::<u64, _>(&mut v);
+                for_each_impl::<Bytes64, _>(&mut v);
+                if opts.only.is_some() {
+                    continue;
+                }
                 timer_run(setup, &mut buf);
                 let s = stats(&mut buf, ticks_per_ns, 0);
                 push(
@@ -554,14 +576,6 @@ fn main() {
                     },
                     s,
                 );
-                let mut v = TailVisit {
-                    setup,
-                    buf: &mut buf,
-                    ticks_per_ns,
-                    results: &mut results,
-                };
-                for_each_impl::<u64, _>(&mut v);
-                for_each_impl::<Bytes64, _>(&mut v);
             }
         }
     }
