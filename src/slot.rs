@@ -84,10 +84,15 @@
 // Receiver: sets `rx_gone`, then swaps in GONE and drops the value it swept
 // (rule 5). A send that starts after the drop returned sees `rx_gone` and
 // hands its value back in `SendError`. A send that raced the drop (it read
-// `rx_gone == false`) is ordered before the drop: if its swap returned GONE,
-// its node came after the sweep, so it swaps GONE back in and drops whatever
-// node it gets (its own, or another racing sender's). After every racing
-// sender finishes, the word is GONE again and every value was dropped once.
+// `rx_gone == false`) either swapped before the sweep (its value was swept,
+// or displaced and dropped as an overwrite: ordered before the drop) or after
+// it. In the latter case its swap returned GONE, so it swaps GONE back in
+// and, if the node that comes out is its own (address and stamp), returns
+// the value in `SendError`. Only when several sends race the same drop can
+// the node that comes out be another racer's: then each of those racers had
+// its value dropped by another as an overwrite, and they all report success
+// (ordered before the drop). After every racing sender finishes, the word is
+// GONE again and every value was returned or dropped exactly once.
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -107,6 +112,10 @@ pub(crate) struct Node<T> {
     /// a sender between writing the value and publishing, or of a thread
     /// between taking the node and moving the value out.
     value: UnsafeCell<MaybeUninit<T>>,
+    /// Which call in progress wrote the value: the address of a local of
+    /// that call's frame (see `Chan::put`). Written and read under the same
+    /// ownership rules as `value`.
+    stamp: UnsafeCell<usize>,
     /// Under loom, reports a node that is never freed.
     _track: LeakTrack,
 }
@@ -188,9 +197,10 @@ impl<T> Chan<T> {
 
     // ---- nodes -------------------------------------------------------
 
-    /// Gets an empty node (the spare, or a new one) holding `value`.
+    /// Gets an empty node (the spare, or a new one) holding `value` and
+    /// `stamp`.
     #[inline]
-    fn node_with(&self, value: T) -> NonNull<Node<T>> {
+    fn node_with(&self, value: T, stamp: usize) -> NonNull<Node<T>> {
         // ORDERING: Acquire: pairs with the Release in `recycle`, so the
         // previous holder's move out of the value cell happens before our
         // write into it.
@@ -200,36 +210,57 @@ impl<T> Chan<T> {
                 // SAFETY: swapping the node out of `spare` made it ours
                 // alone, and its value cell is uninitialized (the previous
                 // holder moved the value out before recycling it).
-                unsafe { Self::write(node, value) };
+                unsafe { Self::write(node, value, stamp) };
                 node
             }
-            None => Self::alloc(value),
+            None => Self::alloc(value, stamp),
         }
     }
 
     #[cold]
-    fn alloc(value: T) -> NonNull<Node<T>> {
+    fn alloc(value: T, stamp: usize) -> NonNull<Node<T>> {
         let node = Box::new(Node {
             value: UnsafeCell::new(MaybeUninit::new(value)),
+            stamp: UnsafeCell::new(stamp),
             _track: LeakTrack::new(),
         });
         NonNull::from(Box::leak(node))
     }
 
-    /// Writes `value` into an empty node.
+    /// Writes `value` and `stamp` into an empty node.
     ///
     /// # Safety
     ///
     /// - The caller holds `node` exclusively (no other thread can reach it).
     /// - Its value cell is uninitialized (else the old value would leak).
     #[inline]
-    unsafe fn write(node: NonNull<Node<T>>, value: T) {
+    unsafe fn write(node: NonNull<Node<T>>, value: T, stamp: usize) {
         // SAFETY: the caller guarantees `node` is live and exclusively ours.
         let node = unsafe { node.as_ref() };
         node.value.with_mut(|cell| {
             // SAFETY: exclusive access, per the caller's contract.
             unsafe { (*cell).write(value) };
         });
+        node.stamp.with_mut(|cell| {
+            // SAFETY: exclusive access, per the caller's contract.
+            unsafe { *cell = stamp };
+        });
+    }
+
+    /// Reads a node's stamp.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `node` exclusively, having acquired it through an
+    /// RMW that synchronizes with the write of its value and stamp.
+    #[inline]
+    unsafe fn stamp(node: NonNull<Node<T>>) -> usize {
+        // SAFETY: the caller guarantees `node` is live and exclusively ours.
+        let node = unsafe { node.as_ref() };
+        node.stamp.with(|cell| {
+            // SAFETY: exclusive access, per the caller's contract.
+            unsafe { *cell }
+        })
     }
 
     /// Moves the value out of a node, leaving it empty.
@@ -304,7 +335,12 @@ impl<T> Chan<T> {
         if self.handles.rx_gone.load(Ordering::Relaxed) {
             return Put::Refused(value);
         }
-        let node = self.node_with(value);
+        // A stamp that no other call in progress can have: the address of a
+        // local of this call. It tells our node from one that merely reuses
+        // its memory (see `reclaim_after_receiver_gone`).
+        let marker = 0u8;
+        let stamp = (&raw const marker).addr();
+        let node = self.node_with(value, stamp);
         let old = self.slot.publish(node);
         if let Some(displaced) = old.node() {
             // ORDERING: Relaxed: a counter with no data attached; a reader
@@ -317,21 +353,42 @@ impl<T> Chan<T> {
         if old.is_waiting() {
             self.wake_claimed();
         } else if old.is_gone() {
-            self.reclaim_after_receiver_gone();
+            return self.reclaim_after_receiver_gone(node, stamp);
         }
         Put::Sent(None)
     }
 
     /// A sender's swap returned GONE: its node sits after the receiver's
-    /// final sweep. Put GONE back and drop the value of the node that comes
-    /// out (ours, or one a racing sender put after ours).
+    /// final sweep, so this put comes after the receiver's drop and must
+    /// hand its value back. It puts GONE back and looks at what comes out:
+    ///
+    /// - its own node (same address *and* stamp): the value goes back to
+    ///   the caller in `SendError`. This is the case unless other sends
+    ///   raced the same drop.
+    /// - another racing sender's node: this call's node was displaced by
+    ///   that sender, which already dropped our value as an overwrite; we
+    ///   drop theirs in turn. Both calls report success: the racing puts are
+    ///   ordered just before the drop, and each value is dropped once.
+    /// - nothing: our node was displaced and then taken back by another
+    ///   racing sender; our value was dropped as an overwrite.
+    ///
+    /// The stamp matters because a displaced node is recycled: its address
+    /// alone could now carry a third sender's value.
     #[cold]
-    fn reclaim_after_receiver_gone(&self) {
-        if let Some(stray) = self.slot.reclaim().node() {
-            // SAFETY: our AcqRel swap took `stray` out of the slot, so it is
-            // ours, and it synchronized with the publish of its value.
-            let value = unsafe { self.unload(stray) };
+    fn reclaim_after_receiver_gone(&self, own: NonNull<Node<T>>, stamp: usize) -> Put<T> {
+        let Some(back) = self.slot.reclaim().node() else {
+            return Put::Sent(None);
+        };
+        // SAFETY: our AcqRel swap took `back` out of the slot, so it is ours,
+        // and it synchronized with the publish of its value and stamp.
+        let is_own = back == own && unsafe { Self::stamp(back) } == stamp;
+        // SAFETY: as above.
+        let value = unsafe { self.unload(back) };
+        if is_own {
+            Put::Refused(value)
+        } else {
             drop(value);
+            Put::Sent(None)
         }
     }
 
