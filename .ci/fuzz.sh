@@ -40,9 +40,11 @@ for target in $targets; do
         grep -E '^stat::number_of_executed_units' "$log" || true
     else
         status=1
-        echo "   FAILED: $target (last lines of its log below)"
-        tail -n 60 "$log"
-        ls -l "fuzz/artifacts/$target" 2>/dev/null || true
+        mkdir -p "fuzz/artifacts/$target"
+        cp "$log" "fuzz/artifacts/$target/last-run.log"
+        echo "   FAILED: $target (full log: fuzz/artifacts/$target/last-run.log)"
+        grep -E -A3 "panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$log" | head -n 20 || true
+        grep -E "^(Test unit written to|artifact_prefix)|Base64:" "$log" || true
     fi
 done
 exit "$status"
