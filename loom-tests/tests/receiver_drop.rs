@@ -215,3 +215,33 @@ fn receiver_drop_races_two_replaces() {
         log.assert_each_dropped_once();
     });
 }
+
+/// Receiver drop ∥ three senders over a waiting value. Nodes displaced
+/// during the race are recycled, so a sender whose node landed after the
+/// receiver's sweep must tell its own node from a reused one: every
+/// `SendError` carries the caller's own value, and every value is dropped
+/// exactly once.
+#[test]
+fn receiver_drop_races_three_senders() {
+    loom::model(|| {
+        let log = DropLog::new(4);
+        let (tx, rx) = conflate::channel();
+        tx.send(log.val(0)).unwrap();
+        let senders: Vec<_> = (1..4)
+            .map(|id| {
+                let (tx, v) = (tx.clone(), log.val(id));
+                thread::spawn(move || {
+                    if let Err(SendError(v)) = tx.send(v) {
+                        assert_eq!(v.id, id, "SendError carries someone else's value");
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        drop(rx);
+        for s in senders {
+            s.join().unwrap();
+        }
+        log.assert_each_dropped_once();
+    });
+}
