@@ -423,6 +423,12 @@ class Report:
             for impl in IMPLS[1:]:
                 bars.append((impl, ratio(get(setup, CONFLATE, "u64", "p999"), get(setup, impl, "u64", "p999"))))
             self.chart.append((f"send_tail p99.9 u64 {setup}", bars))
+            if setup == "noisy_consumer_cpu":
+                bars = [
+                    (impl, ratio(get(setup, CONFLATE, "u64", "over_10us"), get(setup, impl, "u64", "over_10us")))
+                    for impl in IMPLS[1:]
+                ]
+                self.chart.append((f"send_tail sends > 10 µs u64 {setup}", bars))
         return out
 
     def alloc(self):
@@ -460,6 +466,40 @@ class Report:
                 )
         out += table(["implementation", "T", "send idle", "send", "try_recv", "round trip"], trows)
         return out + "\n"
+
+    def summary(self):
+        """A compact conflate/baseline table (u64) for the README."""
+        cols = [
+            "std_mutex_condvar",
+            "parking_lot_mutex_condvar",
+            "crossbeam_bounded1_drain",
+            "async_channel_force_send",
+            "tokio_watch",
+            "triple_buffer",
+            "atomic_swap_floor",
+        ]
+        short = ["std Mutex", "parking_lot", "crossbeam", "async-channel", "tokio watch", "triple_buffer", "atomic floor"]
+        rows = []
+        for label, group, param in (
+            ("send, nobody receiving", "send_idle", "u64"),
+            ("send, consumer polling", "send_contended", "u64"),
+            ("blocking round trip, floating", "round_trip", "u64_floating"),
+            ("blocking round trip, pinned", "round_trip", "u64_pinned"),
+        ):
+            c = self.ns(group, CONFLATE, param)
+            rows.append([label] + [fmt_ratio(ratio(c, self.ns(group, b, param))) for b in cols])
+        tail = self.tail_rows()
+        if tail:
+            med = statistics.median
+            for setup, label in (("apart", "sends > 10 µs, CPUs apart"), ("noisy_consumer_cpu", "sends > 10 µs, consumer CPU shared")):
+                c = tail.get((setup, CONFLATE, "u64"))
+                r = [label]
+                for b in cols:
+                    t = tail.get((setup, b, "u64"))
+                    r.append(fmt_ratio(ratio(med(c["over_10us"]), med(t["over_10us"])) if c and t else None))
+                rows.append(r)
+        out = "## Summary (u64, conflate / baseline; below 1 = conflate better)\n\n"
+        return out + table(["scenario"] + short, rows) + "\n"
 
     def targets_table(self):
         out = "## Targets (issue #4)\n\n"
@@ -514,15 +554,15 @@ def svg_chart(chart, title: str) -> str:
                 body.append(
                     f'<rect x="{a:.1f}" y="{y}" width="{max(b - a, 1):.1f}" height="{bar_h}" fill="{color}"/>'
                 )
-                tx = b + 4 if r > 1.0 else a - 4
-                anchor = "start" if r > 1.0 else "end"
+                # Values sit in a column right of the plot, so bars clipped at
+                # either end of the axis keep a readable label.
                 body.append(
-                    f'<text x="{tx:.1f}" y="{y + bar_h - 3}" font-size="10" text-anchor="{anchor}">{fmt_ratio(r)}</text>'
+                    f'<text x="{x0 + plot_w + 8}" y="{y + bar_h - 3}" font-size="10">{fmt_ratio(r)}</text>'
                 )
             y += bar_h + gap
         y += 8
     height = y + 30
-    width = x0 + plot_w + 60
+    width = x0 + plot_w + 70
     grid = []
     for k in range(int(lo), int(hi) + 1):
         x = x0 + (k - lo) / (hi - lo) * plot_w
@@ -554,11 +594,25 @@ def esc(s: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+def results_time(target: Path) -> str:
+    """When the newest result file was written (UTC)."""
+    files = list(target.glob("bench-results/*.json")) + list(target.glob("criterion/*/*/*/new/estimates.json"))
+    if not files:
+        return "unknown"
+    newest = max(f.stat().st_mtime for f in files)
+    return dt.datetime.fromtimestamp(newest, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", type=Path, default=ROOT / "target")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs")
-    ap.add_argument("--notes", type=Path, default=None, help="Markdown appended under 'Notes'")
+    ap.add_argument(
+        "--notes",
+        type=Path,
+        default=ROOT / "docs" / "bench-notes.md",
+        help="hand-written analysis appended to the report (default docs/bench-notes.md)",
+    )
     args = ap.parse_args()
 
     crit = load_criterion(args.target)
@@ -572,6 +626,7 @@ def main() -> None:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [rep.send_idle(), rep.send_contended(), rep.round_trip(), rep.send_tail(), rep.alloc()]
     targets = rep.targets_table()
+    summary = rep.summary()
 
     loads = []
     for name, data in (("channels", channels), ("send_tail", tail)):
@@ -590,7 +645,7 @@ def main() -> None:
     )
     md.append(
         "## Machine and run\n\n"
-        f"- Date: {now}\n"
+        f"- Date: {now} (report); results written {results_time(args.target)}\n"
         f"- CPU: {m['model']}, {m['cpus']} CPUs (hypervisor: {m['hypervisor']}), {m['mem']} RAM\n"
         f"- Kernel {m['kernel']}; {m['rustc']}\n"
         + "".join(f"- {line}\n" for line in loads)
@@ -605,6 +660,7 @@ def main() -> None:
         "```\n\n"
         "![conflate / baseline ratios](benchmarks.svg)\n"
     )
+    md.append(summary)
     md.append(targets)
     md.append(
         "## Implementations\n\n"
@@ -626,7 +682,7 @@ def main() -> None:
     )
     md.extend(sections)
     if args.notes and args.notes.exists():
-        md.append("## Notes\n\n" + args.notes.read_text() + "\n")
+        md.append(args.notes.read_text())
 
     args.docs.mkdir(parents=True, exist_ok=True)
     (args.docs / "benchmarks.md").write_text("\n".join(md))
