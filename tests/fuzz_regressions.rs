@@ -1,4 +1,4 @@
-//! Inputs that made a fuzz target fail, kept as tests with their bytes
+//! Inputs that made the fuzz checks fail, kept as tests with their bytes
 //! inline (decoded by the same checks as `fuzz/`, see `tests/fuzz_check/`).
 //!
 //! A `threads` input depends on the interleaving, so its test replays it
@@ -72,4 +72,26 @@ fn replace_races_receiver_drop() {
     let rounds = if cfg!(miri) { 25 } else { 5000 };
     replay_threads("minimized", REPLACE_RACES_RECEIVER_DROP, rounds);
     replay_threads("as found", REPLACE_RACES_RECEIVER_DROP_FOUND, rounds);
+}
+
+/// Two producers' `replace`s against the receiver's drop. Not from a fuzz
+/// run: written after reading the fix for the inputs above (commit
+/// 68c4ca7), which still lets a racer that comes out of the reclaim with
+/// another racer's node drop that value and report success. Decodes to
+/// `two_producers: true, steps: [First(Replace { sender: 0 }),
+/// Second(Replace { sender: 0 }), Consumer(DropReceiver)]`.
+///
+/// Failure seen (Miri, seeds 0, 1, 2: rounds 6, 69, 77): `producer 1:
+/// putting value 48 dropped 1 values (replaced None)`: a `replace` returned
+/// `Ok(None)` and dropped a value (the other racer's, which had been
+/// reported as sent), after the receiver's drop had returned.
+const TWO_REPLACES_RACE_RECEIVER_DROP: &[u8] = &[
+    0x01, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, 0x30, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x00, 0x00,
+    0x00, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff,
+];
+
+#[test]
+fn two_replaces_race_receiver_drop() {
+    let rounds = if cfg!(miri) { 100 } else { 5000 };
+    replay_threads("two replaces", TWO_REPLACES_RACE_RECEIVER_DROP, rounds);
 }
