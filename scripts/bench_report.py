@@ -613,7 +613,13 @@ def main() -> None:
         default=ROOT / "docs" / "bench-notes.md",
         help="hand-written analysis appended to the report (default docs/bench-notes.md)",
     )
+    ap.add_argument(
+        "--code",
+        default=None,
+        help="which code was measured (default: HEAD when the report is generated)",
+    )
     args = ap.parse_args()
+    code = args.code or f"commit {sh(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])} (HEAD when the report was generated)"
 
     crit = load_criterion(args.target)
     channels = load_json(args.target / "bench-results" / "channels.json")
@@ -648,6 +654,7 @@ def main() -> None:
         f"- Date: {now} (report); results written {results_time(args.target)}\n"
         f"- CPU: {m['model']}, {m['cpus']} CPUs (hypervisor: {m['hypervisor']}), {m['mem']} RAM\n"
         f"- Kernel {m['kernel']}; {m['rustc']}\n"
+        f"- Code measured: {code}\n"
         + "".join(f"- {line}\n" for line in loads)
         + "- Other engineers were compiling and testing on the same 2 CPUs while these ran, so "
         "pinned threads were sometimes preempted by unrelated work: treat single-digit "
