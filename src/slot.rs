@@ -7,7 +7,7 @@
 //
 // `slot` (see `state.rs`) is one tagged pointer:
 //
-//   node address | GONE (bit 2) | CLOSED (bit 1) | WAITING (bit 0)
+//   node address | CLOSED (bit 1) | WAITING (bit 0)
 //
 // Its values in practice:
 //
@@ -18,12 +18,12 @@
 //   CLOSED           every sender gone, no value: receives report Disconnected
 //   node|CLOSED      every sender gone, a last value still to deliver
 //   WAITING|CLOSED   the last sender's drop claimed the waiter; no value
-//   GONE             the receiver is gone (senders may briefly put nodes here)
 //
 // `spare` holds at most one empty node for reuse, so steady state allocates
 // nothing. `overwritten` counts displacements. `senders` counts live
-// `Sender`s. `rx_gone` is set when the receiver drops. `waiter.cell` holds
-// the receiver's `Waiter`; `waiter.free` says no sender is still reading it.
+// `Sender`s. `gate` holds RX_GONE (the receiver is dropping or gone) and the
+// number of puts in progress. `waiter.cell` holds the receiver's `Waiter`;
+// `waiter.free` says no sender is still reading it.
 //
 // ## Transitions (who, which RMW, ordering: reasons live in `state.rs`)
 //
@@ -33,21 +33,22 @@
 //   WAITING        EMPTY           receiver, give up   CAS           Relaxed
 //   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      fetch_and     Acquire
 //   x              x|CLOSED        last sender drop    fetch_or      AcqRel
-//   x              GONE            receiver drop       swap          AcqRel
-//   x              GONE            sender that saw GONE  swap        AcqRel
+//   x              EMPTY           receiver drop,      swap          Acquire
+//                                  after the gate drained
 //
-// Senders only ever use unconditional RMWs (swap, fetch_or): no CAS, no
-// loop, no lock, no waiting on another thread. That is the whole wait-free
-// argument: `send` is a spare-node swap, a slot swap, and on a displacement
-// one counter increment and one spare swap, whatever other threads do.
+// Senders only ever use unconditional RMWs (swap, fetch_add, fetch_sub,
+// fetch_or): no CAS, no loop, no lock, no waiting on another thread. That is
+// the whole wait-free argument: a put is a gate increment, a spare-node
+// swap, a slot swap, a gate decrement, and on a displacement one counter
+// increment and one spare swap, whatever other threads do.
 //
 // ## Who may touch what
 //
 // - A node's value cell belongs to whoever holds the node: the sender that
 //   took it from `spare` (or allocated it) until its `publish`; the slot
 //   after that; then the one thread whose RMW on `slot` returned it (the
-//   receiver's `take`, a displacing sender, the receiver's drop, or a
-//   sender's `reclaim`). The holder moves the value out and returns the node
+//   receiver's `take`, a displacing sender, or the receiver's drop's
+//   sweep). The holder moves the value out and returns the node
 //   to `spare` with a release swap; whoever swaps it out of `spare` with
 //   acquire may write it again. A node displaced out of `spare` is freed.
 // - `waiter.cell` belongs to the receiver while the word is not WAITING and
@@ -65,12 +66,15 @@
 //
 // ## Linearization points (API.md rule 9)
 //
-// - send / replace: the slot swap. (If `rx_gone` was already set they
-//   return the value at the load of `rx_gone`.)
+// - send / replace: the slot swap; a refused one, the gate access that saw
+//   RX_GONE.
 // - try_recv and the receive that returns a value: the `take` fetch_and, or,
 //   for Empty / Disconnected, the load that saw no node.
 // - A blocking receive that returns a value: its `take`.
-// - Receiver drop: the swap to GONE. Sender drop (last): the fetch_or.
+// - Receiver drop: the `fetch_or(RX_GONE)` on the gate. Every put that
+//   entered the gate before it swaps before the sweep (the receiver waits
+//   for them), so it is ordered before the drop and its value is displaced
+//   or swept; every later put is refused. Sender drop (last): the fetch_or.
 // - overwritten(): trails, as rule 7 allows (the increment follows the swap).
 //
 // ## Closing, both ways
@@ -81,18 +85,13 @@
 // the word that remains (rule 4). If the old word was WAITING, the closer
 // claimed the waiter and wakes it.
 //
-// Receiver: sets `rx_gone`, then swaps in GONE and drops the value it swept
-// (rule 5). A send that starts after the drop returned sees `rx_gone` and
-// hands its value back in `SendError`. A send that raced the drop (it read
-// `rx_gone == false`) either swapped before the sweep (its value was swept,
-// or displaced and dropped as an overwrite: ordered before the drop) or after
-// it. In the latter case its swap returned GONE, so it swaps GONE back in
-// and, if the node that comes out is its own (address and stamp), returns
-// the value in `SendError`. Only when several sends race the same drop can
-// the node that comes out be another racer's: then each of those racers had
-// its value dropped by another as an overwrite, and they all report success
-// (ordered before the drop). After every racing sender finishes, the word is
-// GONE again and every value was returned or dropped exactly once.
+// Receiver: sets RX_GONE in the gate, waits until no put is between its
+// gate entry and the end of its slot swap, then sweeps the slot and drops
+// the value (rule 5). A put that enters after RX_GONE returns its value in
+// `SendError`; a put that entered before it finishes its swap before the
+// sweep, so its value is displaced by a later put or dropped by the sweep,
+// inside the drop. The receiver's wait is bounded by those puts' own few
+// steps; senders never wait for the receiver.
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -112,10 +111,6 @@ pub(crate) struct Node<T> {
     /// a sender between writing the value and publishing, or of a thread
     /// between taking the node and moving the value out.
     value: UnsafeCell<MaybeUninit<T>>,
-    /// Which call in progress wrote the value: the address of a local of
-    /// that call's frame (see `Chan::put`). Written and read under the same
-    /// ownership rules as `value`.
-    stamp: UnsafeCell<usize>,
     /// Under loom, reports a node that is never freed.
     _track: LeakTrack,
 }
@@ -137,8 +132,8 @@ pub(crate) struct Chan<T> {
     spare: CachePadded<AtomicTaggedPtr<Node<T>>>,
     /// Values displaced by `send`/`replace` (written by senders only).
     overwritten: CachePadded<AtomicU64>,
-    /// Live senders and the receiver-gone flag: written rarely, read by
-    /// every send.
+    /// Live senders, and the gate every put passes: written by senders
+    /// (rarely the count, on every put the gate).
     handles: CachePadded<Handles>,
     /// Written by the receiver when it waits and by a claiming sender.
     waiter: CachePadded<WaiterSlot>,
@@ -146,8 +141,15 @@ pub(crate) struct Chan<T> {
 
 struct Handles {
     senders: AtomicUsize,
-    rx_gone: AtomicBool,
+    /// `RX_GONE` plus `IN_FLIGHT` times the number of puts between their
+    /// check of `RX_GONE` and the end of their slot swap.
+    gate: AtomicUsize,
 }
+
+/// Gate bit: the receiver is dropping or gone; puts are refused.
+const RX_GONE: usize = 1;
+/// Gate unit: one put in progress.
+const IN_FLIGHT: usize = 2;
 
 /// Refuse to count senders past this, like `Arc` does with its count.
 const MAX_SENDERS: usize = isize::MAX as usize;
@@ -186,7 +188,7 @@ impl<T> Chan<T> {
             overwritten: CachePadded::new(AtomicU64::new(0)),
             handles: CachePadded::new(Handles {
                 senders: AtomicUsize::new(1),
-                rx_gone: AtomicBool::new(false),
+                gate: AtomicUsize::new(0),
             }),
             waiter: CachePadded::new(WaiterSlot {
                 cell: UnsafeCell::new(None),
@@ -197,10 +199,9 @@ impl<T> Chan<T> {
 
     // ---- nodes -------------------------------------------------------
 
-    /// Gets an empty node (the spare, or a new one) holding `value` and
-    /// `stamp`.
+    /// Gets an empty node (the spare, or a new one) holding `value`.
     #[inline]
-    fn node_with(&self, value: T, stamp: usize) -> NonNull<Node<T>> {
+    fn node_with(&self, value: T) -> NonNull<Node<T>> {
         // ORDERING: Acquire: pairs with the Release in `recycle`, so the
         // previous holder's move out of the value cell happens before our
         // write into it.
@@ -210,57 +211,36 @@ impl<T> Chan<T> {
                 // SAFETY: swapping the node out of `spare` made it ours
                 // alone, and its value cell is uninitialized (the previous
                 // holder moved the value out before recycling it).
-                unsafe { Self::write(node, value, stamp) };
+                unsafe { Self::write(node, value) };
                 node
             }
-            None => Self::alloc(value, stamp),
+            None => Self::alloc(value),
         }
     }
 
     #[cold]
-    fn alloc(value: T, stamp: usize) -> NonNull<Node<T>> {
+    fn alloc(value: T) -> NonNull<Node<T>> {
         let node = Box::new(Node {
             value: UnsafeCell::new(MaybeUninit::new(value)),
-            stamp: UnsafeCell::new(stamp),
             _track: LeakTrack::new(),
         });
         NonNull::from(Box::leak(node))
     }
 
-    /// Writes `value` and `stamp` into an empty node.
+    /// Writes `value` into an empty node.
     ///
     /// # Safety
     ///
     /// - The caller holds `node` exclusively (no other thread can reach it).
     /// - Its value cell is uninitialized (else the old value would leak).
     #[inline]
-    unsafe fn write(node: NonNull<Node<T>>, value: T, stamp: usize) {
+    unsafe fn write(node: NonNull<Node<T>>, value: T) {
         // SAFETY: the caller guarantees `node` is live and exclusively ours.
         let node = unsafe { node.as_ref() };
         node.value.with_mut(|cell| {
             // SAFETY: exclusive access, per the caller's contract.
             unsafe { (*cell).write(value) };
         });
-        node.stamp.with_mut(|cell| {
-            // SAFETY: exclusive access, per the caller's contract.
-            unsafe { *cell = stamp };
-        });
-    }
-
-    /// Reads a node's stamp.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds `node` exclusively, having acquired it through an
-    /// RMW that synchronizes with the write of its value and stamp.
-    #[inline]
-    unsafe fn stamp(node: NonNull<Node<T>>) -> usize {
-        // SAFETY: the caller guarantees `node` is live and exclusively ours.
-        let node = unsafe { node.as_ref() };
-        node.stamp.with(|cell| {
-            // SAFETY: exclusive access, per the caller's contract.
-            unsafe { *cell }
-        })
     }
 
     /// Moves the value out of a node, leaving it empty.
@@ -329,19 +309,27 @@ impl<T> Chan<T> {
     /// `send` and `replace`: puts `value` in the slot.
     #[inline]
     pub(crate) fn put(&self, value: T) -> Put<T> {
-        // ORDERING: Relaxed: the flag carries no data. A send that happens
-        // after the receiver's drop reads `true` by coherence; one that reads
-        // `false` raced the drop and is handled below.
-        if self.handles.rx_gone.load(Ordering::Relaxed) {
+        // ORDERING: Relaxed: the flag carries no data. A put that happens
+        // after the receiver's drop reads it by coherence and never touches
+        // the slot; this load spares a refused put the gate's RMWs.
+        if self.handles.gate.load(Ordering::Relaxed) & RX_GONE != 0 {
             return Put::Refused(value);
         }
-        // A stamp that no other call in progress can have: the address of a
-        // local of this call. It tells our node from one that merely reuses
-        // its memory (see `reclaim_after_receiver_gone`).
-        let marker = 0u8;
-        let stamp = (&raw const marker).addr();
-        let node = self.node_with(value, stamp);
+        // ORDERING: Relaxed: entering only has to be ordered against the
+        // receiver's `fetch_or(RX_GONE)` on this same word, which the
+        // modification order does: either we see RX_GONE, or the receiver
+        // sees our count and waits for our exit below.
+        if self.handles.gate.fetch_add(IN_FLIGHT, Ordering::Relaxed) & RX_GONE != 0 {
+            // ORDERING: Relaxed: we touched nothing the receiver reads.
+            self.handles.gate.fetch_sub(IN_FLIGHT, Ordering::Relaxed);
+            return Put::Refused(value);
+        }
+        let node = self.node_with(value);
         let old = self.slot.publish(node);
+        // ORDERING: Release: a dropping receiver that acquires a zero count
+        // sees our publish, so its sweep comes after it in the slot word's
+        // modification order and takes our node (or a later one).
+        self.handles.gate.fetch_sub(IN_FLIGHT, Ordering::Release);
         if let Some(displaced) = old.node() {
             // ORDERING: Relaxed: a counter with no data attached; a reader
             // that happens after this call sees it by coherence (rule 7).
@@ -352,44 +340,8 @@ impl<T> Chan<T> {
         }
         if old.is_waiting() {
             self.wake_claimed();
-        } else if old.is_gone() {
-            return self.reclaim_after_receiver_gone(node, stamp);
         }
         Put::Sent(None)
-    }
-
-    /// A sender's swap returned GONE: its node sits after the receiver's
-    /// final sweep, so this put comes after the receiver's drop and must
-    /// hand its value back. It puts GONE back and looks at what comes out:
-    ///
-    /// - its own node (same address *and* stamp): the value goes back to
-    ///   the caller in `SendError`. This is the case unless other sends
-    ///   raced the same drop.
-    /// - another racing sender's node: this call's node was displaced by
-    ///   that sender, which already dropped our value as an overwrite; we
-    ///   drop theirs in turn. Both calls report success: the racing puts are
-    ///   ordered just before the drop, and each value is dropped once.
-    /// - nothing: our node was displaced and then taken back by another
-    ///   racing sender; our value was dropped as an overwrite.
-    ///
-    /// The stamp matters because a displaced node is recycled: its address
-    /// alone could now carry a third sender's value.
-    #[cold]
-    fn reclaim_after_receiver_gone(&self, own: NonNull<Node<T>>, stamp: usize) -> Put<T> {
-        let Some(back) = self.slot.reclaim().node() else {
-            return Put::Sent(None);
-        };
-        // SAFETY: our AcqRel swap took `back` out of the slot, so it is ours,
-        // and it synchronized with the publish of its value and stamp.
-        let is_own = back == own && unsafe { Self::stamp(back) } == stamp;
-        // SAFETY: as above.
-        let value = unsafe { self.unload(back) };
-        if is_own {
-            Put::Refused(value)
-        } else {
-            drop(value);
-            Put::Sent(None)
-        }
     }
 
     /// Takes the claimed waiter out of its cell, frees the cell, wakes it.
@@ -435,7 +387,7 @@ impl<T> Chan<T> {
 
     pub(crate) fn is_receiver_gone(&self) -> bool {
         // ORDERING: Relaxed: an answer that may be stale, carrying no data.
-        self.handles.rx_gone.load(Ordering::Relaxed)
+        self.handles.gate.load(Ordering::Relaxed) & RX_GONE != 0
     }
 
     // ---- receiver ------------------------------------------------------
@@ -526,32 +478,45 @@ impl<T> Chan<T> {
     /// Waits until a sender that claimed the waiter cell is done with it.
     /// Bounded by the claimer's few steps between its claim and its store.
     fn wait_for_free_cell(&self) {
-        let mut spins = 0u32;
         // ORDERING: Acquire: pairs with the claimer's Release store, so its
         // use of the cell happens before our next write.
-        while !self.waiter.free.load(Ordering::Acquire) {
-            if spins < 64 {
-                crate::sync::spin_loop();
-                spins += 1;
-            } else {
-                crate::sync::yield_now();
-            }
-        }
+        receiver_waits_until(|| self.waiter.free.load(Ordering::Acquire));
     }
 
-    /// The receiver's drop: sweep the slot, refuse later sends.
+    /// The receiver's drop: close the gate, wait for the puts already past
+    /// it, sweep the slot.
     pub(crate) fn close_receiver(&self) {
-        // ORDERING: Relaxed: the flag carries no data (see `put`).
-        self.handles.rx_gone.store(true, Ordering::Relaxed);
+        // ORDERING: Relaxed: see the entry in `put`; the count we then wait
+        // on lives in this same word.
+        self.handles.gate.fetch_or(RX_GONE, Ordering::Relaxed);
+        // Puts that entered before RX_GONE finish their swap within a few of
+        // their own steps (a node from the spare or the allocator, a write,
+        // a swap). Only the receiver waits here, never a sender.
+        // ORDERING: Acquire: pairs with each exiting put's Release, so every
+        // swap made through the gate comes before our sweep.
+        receiver_waits_until(|| self.handles.gate.load(Ordering::Acquire) & !RX_GONE == 0);
         // The old word can be WAITING only if a pending `RecvFuture` was
-        // leaked; swapping GONE over it takes that registration back, and
-        // the waiter left in the cell is dropped with the channel.
-        let old = self.slot.mark_gone();
-        if let Some(node) = old.node() {
-            // SAFETY: our AcqRel swap took `node` out of the slot, so it is
+        // leaked; sweeping takes that registration back, and the waiter left
+        // in the cell is dropped with the channel.
+        if let Some(node) = self.slot.sweep().node() {
+            // SAFETY: our Acquire swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
             let value = unsafe { self.unload(node) };
             drop(value);
+        }
+    }
+}
+
+/// The receiver's only busy wait: for a sender to finish a few of its own
+/// steps. Spins briefly, then yields so a preempted sender can run.
+fn receiver_waits_until(mut done: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        if spins < 64 {
+            crate::sync::spin_loop();
+            spins += 1;
+        } else {
+            crate::sync::yield_now();
         }
     }
 }

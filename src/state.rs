@@ -21,14 +21,9 @@ pub(crate) const WAITING: usize = 0b001;
 /// keeps this bit.
 pub(crate) const CLOSED: usize = 0b010;
 
-/// The `Receiver` is gone. Stored (as the whole word) by the receiver's drop.
-/// A sender whose `swap` returns it put its node after the receiver's final
-/// sweep, and must take the word back (see `reclaim`).
-pub(crate) const GONE: usize = 0b100;
-
 /// The tag bits. Nodes are aligned to at least 8 bytes, so a node's address
 /// never has them set.
-const TAG_MASK: usize = WAITING | CLOSED | GONE;
+const TAG_MASK: usize = WAITING | CLOSED;
 
 /// A snapshot of the slot word.
 pub(crate) struct Word<N>(*mut N);
@@ -61,11 +56,6 @@ impl<N> Word<N> {
     #[inline]
     pub(crate) fn is_closed(self) -> bool {
         self.tags() & CLOSED != 0
-    }
-
-    #[inline]
-    pub(crate) fn is_gone(self) -> bool {
-        self.tags() & GONE != 0
     }
 }
 
@@ -166,24 +156,13 @@ impl<N> SlotWord<N> {
             .is_ok()
     }
 
-    /// Receiver drop: sweeps the slot and leaves `GONE`.
+    /// Receiver drop: takes out whatever the word holds, leaving it empty.
+    /// No sender publishes afterwards (the gate in `slot.rs` sees to it).
     #[inline]
-    pub(crate) fn mark_gone(&self) -> Word<N> {
-        // ORDERING: AcqRel. Acquire: we read (and drop) the value of the node
-        // we take out. Release: a sender whose swap returns `GONE` (or that
-        // follows one in this word's modification order) synchronizes with
-        // the drop.
-        Word(self.0.swap(tag(GONE), Ordering::AcqRel))
-    }
-
-    /// Sender that found `GONE`: puts `GONE` back and takes whatever node a
-    /// sender (itself or another) left after the receiver's sweep.
-    #[inline]
-    pub(crate) fn reclaim(&self) -> Word<N> {
-        // ORDERING: AcqRel, for the same reasons as `publish`: Acquire to
-        // read the value of the node we take, Release to keep the chain of
-        // swaps on this word a release sequence.
-        Word(self.0.swap(tag(GONE), Ordering::AcqRel))
+    pub(crate) fn sweep(&self) -> Word<N> {
+        // ORDERING: Acquire: we read (and drop) the value of the node we
+        // take out, published by a sender's Release swap.
+        Word(self.0.swap(ptr::null_mut(), Ordering::Acquire))
     }
 
     /// Reads the word through exclusive access, when the channel is freed.
