@@ -139,15 +139,17 @@ fn two_senders_race_recv_timeout() {
         let (tx_a, rx) = conflate::channel();
         let tx_b = tx_a.clone();
         let (v0, v1) = (log.val(0), log.val(1));
-        let a = thread::spawn(move || tx_a.send(v0).unwrap());
-        let b = thread::spawn(move || tx_b.send(v1).unwrap());
+        // Joined through `spawn_joinable`: a sender may unpark this thread
+        // late (see the helper), which loom's own join cannot take.
+        let a = helpers::spawn_joinable(move || tx_a.send(v0).unwrap());
+        let b = helpers::spawn_joinable(move || tx_b.send(v1).unwrap());
         let mut tally = Tally::default();
         match rx.recv_timeout(WAIT) {
             Ok(v) => tally.recv(v),
             Err(e) => assert_eq!(e, RecvTimeoutError::Timeout),
         }
-        a.join().unwrap();
-        b.join().unwrap();
+        a.join();
+        b.join();
         // Both senders are gone now: the value of the later send, if not
         // received above, comes out before `Disconnected`.
         match rx.recv_timeout(WAIT) {

@@ -162,3 +162,42 @@ impl Wake for CountWaker {
         self.wakes.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// A spawned thread whose `join` first waits (yielding, not blocking) until
+/// the thread's closure has returned.
+///
+/// Loom's `Thread::unpark` makes a thread runnable whatever it is blocked
+/// on, including a `JoinHandle::join`, and loom then panics inside its own
+/// `Notify::wait` ("assertion failed: state.notified"). A sender can
+/// legitimately deliver a late `unpark` to the receiver's thread (it claimed
+/// the receiver's registration, the receiver woke spuriously and moved on),
+/// and std's `join` ignores such an unpark. Waiting here with `yield_now`
+/// until the closure is done keeps that late unpark away from loom's join,
+/// without changing what the model checks.
+#[allow(dead_code)]
+pub struct Joinable<T> {
+    handle: loom::thread::JoinHandle<T>,
+    done: loom::sync::Arc<loom::sync::atomic::AtomicBool>,
+}
+
+#[allow(dead_code)]
+pub fn spawn_joinable<T: 'static>(f: impl FnOnce() -> T + 'static) -> Joinable<T> {
+    let done = loom::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let handle = loom::thread::spawn(move || {
+        let out = f();
+        flag.store(true, Ordering::Release);
+        out
+    });
+    Joinable { handle, done }
+}
+
+#[allow(dead_code)]
+impl<T> Joinable<T> {
+    pub fn join(self) -> T {
+        while !self.done.load(Ordering::Acquire) {
+            loom::thread::yield_now();
+        }
+        self.handle.join().unwrap()
+    }
+}
