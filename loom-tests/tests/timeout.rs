@@ -148,6 +148,9 @@ fn two_senders_race_recv_timeout() {
             Ok(v) => tally.recv(v),
             Err(e) => assert_eq!(e, RecvTimeoutError::Timeout),
         }
+        // Either sender may still unpark us: wait for both before joining.
+        a.wait_done();
+        b.wait_done();
         a.join();
         b.join();
         // Both senders are gone now: the value of the later send, if not

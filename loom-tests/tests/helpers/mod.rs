@@ -194,10 +194,16 @@ pub fn spawn_joinable<T: 'static>(f: impl FnOnce() -> T + 'static) -> Joinable<T
 
 #[allow(dead_code)]
 impl<T> Joinable<T> {
-    pub fn join(self) -> T {
+    /// Yields until the closure has returned. Call it on every thread that
+    /// may still unpark this one before blocking in any `join`.
+    pub fn wait_done(&self) {
         while !self.done.load(Ordering::Acquire) {
             loom::thread::yield_now();
         }
+    }
+
+    pub fn join(self) -> T {
+        self.wait_done();
         self.handle.join().unwrap()
     }
 }
