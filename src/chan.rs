@@ -472,6 +472,12 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     /// Drops the value in the slot, if any, right away; later sends return
     /// their value in [`SendError`].
+    ///
+    /// A send racing this drop is ordered either before it (its value is
+    /// dropped here) or after it (it gets its value back). To keep that
+    /// clean, the drop waits for sends already past their first step to
+    /// finish their swap: a few instructions of theirs, never the other way
+    /// round (senders never wait for the receiver).
     fn drop(&mut self) {
         self.chan.close_receiver();
     }
