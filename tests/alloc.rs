@@ -137,7 +137,8 @@ fn ping_pong_allocations(
     // One extra round after counting, so the echo thread is never exiting
     // while allocations are counted.
     let total = warm_up + counted + 1;
-    thread::scope(|s| {
+    // `move`: a failed assertion drops `ping_tx`, which ends the echo thread.
+    thread::scope(move |s| {
         s.spawn(move || {
             count_this_thread();
             for _ in 0..total {

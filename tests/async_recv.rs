@@ -137,7 +137,8 @@ fn future_is_send_and_runs_on_another_thread() {
     drop(fut);
     let rounds = helpers::scaled(1_000, 10);
     let (ack_tx, ack_rx) = channel::<usize>();
-    std::thread::scope(|s| {
+    // `move`: a failed assertion drops `tx`, which ends the consumer.
+    std::thread::scope(move |s| {
         let consumer = within_limit(s, "async consumer", move || {
             let mut n = 0;
             while let Ok(v) = block_on(rx.recv_async()) {

@@ -89,10 +89,11 @@ fn consistent_under_concurrency() {
                 before >= last,
                 "overwritten() went down: {last} -> {before}"
             );
-            let upper = started.load(Ordering::SeqCst);
             let now = rx.overwritten();
-            // Every displacement needs a send that had started, and the
+            // Read after `now`: every displacement counted in `now` was made
+            // by a send that had begun (and bumped `started`) before, and the
             // first send of all cannot displace anything.
+            let upper = started.load(Ordering::SeqCst);
             assert!(
                 now <= upper.saturating_sub(1),
                 "{now} displacements with {upper} sends begun"
@@ -118,7 +119,8 @@ fn returned_displacements_are_visible() {
     let (tx, rx) = channel::<u64>();
     let (done_tx, done_rx) = channel::<u64>();
     let (ack_tx, ack_rx) = channel::<u64>();
-    std::thread::scope(|s| {
+    // `move`: a failed assertion drops `ack_tx`, which ends the producer.
+    std::thread::scope(move |s| {
         s.spawn(move || {
             for i in 0..rounds {
                 tx.send(2 * i).unwrap();

@@ -122,7 +122,10 @@ fn panicking_displacement_does_not_lose_a_wake_up() {
         let ids = 3 * round..3 * round + 3;
         let (tx, rx) = channel::<helpers::Tracked<'_>>();
         let log = &log;
-        std::thread::scope(|s| {
+        let start = ids.start;
+        // `move`: if the main thread's part fails, unwinding drops `tx`, so
+        // the receiver thread ends instead of blocking forever.
+        std::thread::scope(move |s| {
             let waiter = helpers::within_limit(s, "receiver", move || {
                 let mut last = None;
                 while let Ok(v) = rx.recv() {
@@ -130,26 +133,22 @@ fn panicking_displacement_does_not_lose_a_wake_up() {
                 }
                 last
             });
-            tx.send(log.panicky(ids.start)).unwrap();
+            tx.send(log.panicky(start)).unwrap();
             // Whether this displaces (panics) depends on the receiver's pace.
             let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                tx.send(log.panicky(ids.start + 1))
+                tx.send(log.panicky(start + 1))
             }));
             if let Ok(res) = first {
                 res.unwrap();
             }
             let second = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                tx.send(log.item(ids.start + 2))
+                tx.send(log.item(start + 2))
             }));
             if let Ok(res) = second {
                 res.unwrap();
             }
             drop(tx);
-            assert_eq!(
-                waiter.join(),
-                Some(ids.start + 2),
-                "the last value was lost"
-            );
+            assert_eq!(waiter.join(), Some(start + 2), "the last value was lost");
         });
         log.assert_all_dropped_once(ids);
     }

@@ -17,7 +17,9 @@ const LONG: Duration = Duration::from_secs(3600);
 fn ping_pong(rounds: u32, how: fn(&mut conflate::Receiver<u32>) -> u32) {
     let (ping_tx, mut ping_rx) = channel::<u32>();
     let (pong_tx, pong_rx) = channel::<u32>();
-    std::thread::scope(|s| {
+    // `move`: if an assertion fails here, unwinding drops this thread's
+    // channel ends, so the other thread ends instead of blocking forever.
+    std::thread::scope(move |s| {
         let echo = within_limit(s, "echo thread", move || {
             for _ in 0..rounds {
                 let v = how(&mut ping_rx);
