@@ -132,6 +132,7 @@ fn ping_pong_allocations(
     counted: u64,
     recv: fn(&mut conflate::Receiver<u64>) -> u64,
 ) -> u64 {
+    let _watchdog = helpers::Watchdog::start("allocation ping-pong");
     let (ping_tx, mut ping_rx) = channel::<u64>();
     let (pong_tx, mut pong_rx) = channel::<u64>();
     // One extra round after counting, so the echo thread is never exiting

@@ -135,6 +135,7 @@ fn future_is_send_and_runs_on_another_thread() {
     let fut: RecvFuture<'_, String> = rx.recv_async();
     assert_send(&fut);
     drop(fut);
+    let _watchdog = helpers::Watchdog::start("async hand-off");
     let rounds = helpers::scaled(1_000, 10);
     let (ack_tx, ack_rx) = channel::<usize>();
     // `move`: a failed assertion drops `tx`, which ends the consumer.

@@ -115,6 +115,7 @@ fn consistent_under_concurrency() {
 /// the consumer (told via a handshake) sees the count include it.
 #[test]
 fn returned_displacements_are_visible() {
+    let _watchdog = helpers::Watchdog::start("displacement hand-off");
     let rounds = helpers::scaled(2_000, 10) as u64;
     let (tx, rx) = channel::<u64>();
     let (done_tx, done_rx) = channel::<u64>();

@@ -44,6 +44,7 @@ fn huge_timeouts_with_a_value_waiting() {
 #[test]
 fn huge_timeouts_wait_for_a_value() {
     let rounds = helpers::scaled(20, 2);
+    let _watchdog = helpers::Watchdog::start("huge-timeout hand-off");
     for round in 0..rounds {
         let (tx, rx) = channel::<usize>();
         let (ack_tx, ack_rx) = channel::<()>();

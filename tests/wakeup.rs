@@ -15,6 +15,7 @@ const LONG: Duration = Duration::from_secs(3600);
 /// Ping-pong: each side blocks until the other sends, so every round has a
 /// receiver that is (often) parked when the value arrives.
 fn ping_pong(rounds: u32, how: fn(&mut conflate::Receiver<u32>) -> u32) {
+    let _watchdog = helpers::Watchdog::start("ping-pong");
     let (ping_tx, mut ping_rx) = channel::<u32>();
     let (pong_tx, pong_rx) = channel::<u32>();
     // `move`: if an assertion fails here, unwinding drops this thread's
@@ -69,6 +70,7 @@ fn blocked_iter_returns_when_a_value_arrives() {
 /// receive started, the receive must return the value; a `Timeout` must
 /// never swallow it: the producer only moves on once the value was taken.
 fn timeout_races_send(take: fn(&conflate::Receiver<usize>) -> Option<usize>) {
+    let _watchdog = helpers::Watchdog::start("timeout race hand-off");
     let rounds = helpers::scaled(2_000, 10);
     let sent = AtomicUsize::new(0);
     let (tx, rx) = channel::<usize>();

@@ -343,6 +343,42 @@ impl<T> Watched<'_, T> {
     }
 }
 
+/// Aborts the test binary if it is still alive [`HANG_LIMIT`] after
+/// `start`, unless dropped first. Unlike [`within_limit`], this also covers
+/// a hang of the test's own thread (for example blocked on a hand-off with a
+/// thread that lost its wake-up).
+pub(crate) struct Watchdog {
+    done: Option<mpsc::Sender<()>>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    pub(crate) fn start(what: &str) -> Self {
+        let (done, rx) = mpsc::channel::<()>();
+        let what = what.to_owned();
+        let handle = thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HANG_LIMIT) {
+                eprintln!("HANG: {what} did not finish within {HANG_LIMIT:?}");
+                std::process::abort();
+            }
+        });
+        Self {
+            done: Some(done),
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the watchdog thread with Disconnected.
+        drop(self.done.take());
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Randomness
 // ---------------------------------------------------------------------------
