@@ -332,8 +332,7 @@ impl<T> Watched<'_, T> {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // The thread is stuck; the scope would wait for it forever,
                 // so abort the whole test binary with a clear message.
-                eprintln!("HANG: {} did not finish within {HANG_LIMIT:?}", self.what);
-                std::process::abort();
+                hang(&self.what);
             }
         }
         match self.handle.join() {
@@ -341,6 +340,18 @@ impl<T> Watched<'_, T> {
             Err(payload) => panic::resume_unwind(payload),
         }
     }
+}
+
+/// Reports a hang and aborts the whole test binary (a stuck thread cannot be
+/// cancelled). Writes to the real stderr: libtest's output capture would
+/// swallow an `eprintln!` that the abort then never flushes.
+fn hang(what: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "HANG: {what} did not finish within {HANG_LIMIT:?}"
+    );
+    std::process::abort();
 }
 
 /// Aborts the test binary if it is still alive [`HANG_LIMIT`] after
@@ -358,8 +369,7 @@ impl Watchdog {
         let what = what.to_owned();
         let handle = thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HANG_LIMIT) {
-                eprintln!("HANG: {what} did not finish within {HANG_LIMIT:?}");
-                std::process::abort();
+                hang(&what);
             }
         });
         Self {
