@@ -33,8 +33,10 @@ fn blocking_recv_after_leaked_future_still_wakes() {
     let waker = Waker::from(counter.clone());
     leak_pending_future(&mut rx, &waker);
 
-    // This wait has to register, so it must first take the stale
-    // registration back (before the fix it spun forever on the leaked one).
+    // This wait either registers, which first takes the stale registration
+    // back (before the fix it spun forever on the leaked one), or runs out of
+    // time in its busy phase before registering (as under Miri's slow
+    // clock), which leaves the stale one in place. Both are correct.
     assert_eq!(
         rx.recv_timeout(Duration::from_millis(5)),
         Err(conflate::RecvTimeoutError::Timeout)
@@ -42,9 +44,33 @@ fn blocking_recv_after_leaked_future_still_wakes() {
     let t = thread::spawn(move || tx.send(7).unwrap());
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
     t.join().unwrap();
-    // The stale waker was withdrawn, not woken: the blocked thread was.
-    assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+    // The leaked waker is woken at most once (if it was still registered).
+    assert!(counter.0.load(Ordering::SeqCst) <= 1);
     assert_eq!(rx.recv(), Err(conflate::RecvError));
+}
+
+#[test]
+fn new_registration_replaces_a_leaked_one() {
+    let (tx, mut rx) = conflate::channel();
+    let old = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    leak_pending_future(&mut rx, &Waker::from(old.clone()));
+
+    let new = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let new_waker = Waker::from(new.clone());
+    let mut cx = Context::from_waker(&new_waker);
+    let mut fut = rx.recv_async();
+    assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+    tx.send(1).unwrap();
+    assert_eq!(new.0.load(Ordering::SeqCst), 1, "the live future was woken");
+    assert_eq!(
+        old.0.load(Ordering::SeqCst),
+        0,
+        "the leaked waker was withdrawn"
+    );
+    assert_eq!(
+        Pin::new(&mut fut).poll(&mut cx),
+        std::task::Poll::Ready(Ok(1))
+    );
 }
 
 #[test]
