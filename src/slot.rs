@@ -38,9 +38,9 @@
 //
 // Senders only ever use unconditional RMWs (swap, fetch_add, fetch_sub,
 // fetch_or): no CAS, no loop, no lock, no waiting on another thread. That is
-// the whole wait-free argument: a put is a gate increment, a spare-node
-// swap, a slot swap, a gate decrement, and on a displacement one counter
-// increment and one spare swap, whatever other threads do.
+// the whole wait-free argument: a put is a spare-node swap, a gate
+// increment, a slot swap, a gate decrement, and on a displacement one
+// counter increment and one spare swap, whatever other threads do.
 //
 // ## Who may touch what
 //
@@ -315,6 +315,10 @@ impl<T> Chan<T> {
         if self.handles.gate.load(Ordering::Relaxed) & RX_GONE != 0 {
             return Put::Refused(value);
         }
+        // The node is filled before entering the gate, so the receiver's
+        // drop only ever waits for the few instructions between the entry
+        // and the swap (never for the allocator).
+        let node = self.node_with(value);
         // ORDERING: Relaxed: entering only has to be ordered against the
         // receiver's `fetch_or(RX_GONE)` on this same word, which the
         // modification order does: either we see RX_GONE, or the receiver
@@ -322,9 +326,9 @@ impl<T> Chan<T> {
         if self.handles.gate.fetch_add(IN_FLIGHT, Ordering::Relaxed) & RX_GONE != 0 {
             // ORDERING: Relaxed: we touched nothing the receiver reads.
             self.handles.gate.fetch_sub(IN_FLIGHT, Ordering::Relaxed);
-            return Put::Refused(value);
+            // SAFETY: `node` never left our hands and holds `value`.
+            return Put::Refused(unsafe { self.unload(node) });
         }
-        let node = self.node_with(value);
         let old = self.slot.publish(node);
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
@@ -489,9 +493,9 @@ impl<T> Chan<T> {
         // ORDERING: Relaxed: see the entry in `put`; the count we then wait
         // on lives in this same word.
         self.handles.gate.fetch_or(RX_GONE, Ordering::Relaxed);
-        // Puts that entered before RX_GONE finish their swap within a few of
-        // their own steps (a node from the spare or the allocator, a write,
-        // a swap). Only the receiver waits here, never a sender.
+        // Puts that entered before RX_GONE have their node filled already and
+        // only a slot swap and a gate decrement left. Only the receiver waits
+        // here, never a sender.
         // ORDERING: Acquire: pairs with each exiting put's Release, so every
         // swap made through the gate comes before our sweep.
         receiver_waits_until(|| self.handles.gate.load(Ordering::Acquire) & !RX_GONE == 0);
