@@ -99,7 +99,7 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.chan.put(value) {
+        match self.chan.put::<false>(value) {
             Put::Sent(displaced) => {
                 drop(displaced);
                 Ok(())
@@ -129,7 +129,7 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn replace(&self, value: T) -> Result<Option<T>, SendError<T>> {
-        match self.chan.put(value) {
+        match self.chan.put::<true>(value) {
             Put::Sent(displaced) => Ok(displaced),
             Put::Refused(value) => Err(SendError(value)),
         }

@@ -21,9 +21,15 @@ pub(crate) const WAITING: usize = 0b001;
 /// keeps this bit.
 pub(crate) const CLOSED: usize = 0b010;
 
+/// The node in the word is a heap overflow node, not one of the channel's
+/// arena nodes (see `slot.rs`): whoever takes it out frees it instead of
+/// returning it to the arena. Set by the publishing sender together with the
+/// node, cleared with it.
+pub(crate) const OVERFLOW: usize = 0b100;
+
 /// The tag bits. Nodes are aligned to at least 8 bytes, so a node's address
 /// never has them set.
-const TAG_MASK: usize = WAITING | CLOSED;
+const TAG_MASK: usize = WAITING | CLOSED | OVERFLOW;
 
 /// A snapshot of the slot word.
 pub(crate) struct Word<N>(*mut N);
@@ -57,6 +63,12 @@ impl<N> Word<N> {
     pub(crate) fn is_closed(self) -> bool {
         self.tags() & CLOSED != 0
     }
+
+    /// The word holds a heap overflow node (meaningful only with a node).
+    #[inline]
+    pub(crate) fn is_overflow(self) -> bool {
+        self.tags() & OVERFLOW != 0
+    }
 }
 
 /// A tag-only word (no node).
@@ -85,16 +97,20 @@ impl<N> SlotWord<N> {
         Word(self.0.load(Ordering::Acquire))
     }
 
-    /// Sender: puts `node` in the slot, returning what it displaced.
+    /// Sender: puts `node` in the slot (tagged `OVERFLOW` if it is a heap
+    /// overflow node), returning what it displaced.
     #[inline]
-    pub(crate) fn publish(&self, node: NonNull<N>) -> Word<N> {
+    pub(crate) fn publish(&self, node: NonNull<N>, overflow: bool) -> Word<N> {
+        let tagged = node
+            .as_ptr()
+            .map_addr(|a| if overflow { a | OVERFLOW } else { a });
         // ORDERING: AcqRel. Release: the value written into `node` must be
         // visible to the receiver that takes the node (it acquires in
         // `take`), and to a later sender that displaces it. Acquire: what we
         // get back is now ours: the value of a displaced node (written by
         // another sender) or, if it is `WAITING`, the waiter cell (written
         // by the receiver before its release CAS in `register`).
-        Word(self.0.swap(node.as_ptr(), Ordering::AcqRel))
+        Word(self.0.swap(tagged, Ordering::AcqRel))
     }
 
     /// Last sender: marks the channel closed, keeping any node in place.
@@ -107,13 +123,14 @@ impl<N> SlotWord<N> {
         Word(self.0.fetch_or(CLOSED, Ordering::AcqRel))
     }
 
-    /// Receiver: takes the node out, keeping `CLOSED`, clearing the rest.
+    /// Receiver: takes the node out (with its `OVERFLOW` tag), keeping
+    /// `CLOSED`, clearing the rest.
     #[inline]
     pub(crate) fn take(&self) -> Word<N> {
         // ORDERING: Acquire: pairs with the Release of the `publish` that
         // put the node here, so its value is visible before we read it.
         // Nothing the receiver wrote before is published through this word
-        // (the node goes back through the spare pointer, which releases).
+        // (the node goes back through the pool word, which releases).
         Word(self.0.fetch_and(CLOSED, Ordering::Acquire))
     }
 
@@ -157,7 +174,8 @@ impl<N> SlotWord<N> {
     }
 
     /// Receiver drop: takes out whatever the word holds, leaving it empty.
-    /// No sender publishes afterwards (the gate in `slot.rs` sees to it).
+    /// No sender publishes afterwards (the pool word and the overflow gate in
+    /// `slot.rs` see to it).
     #[inline]
     pub(crate) fn sweep(&self) -> Word<N> {
         // ORDERING: Acquire: we read (and drop) the value of the node we
