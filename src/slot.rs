@@ -1,5 +1,6 @@
-//! The shared block: the slot word, the spare node, the counters and the
-//! receiver's waiter cell, and the protocol that ties them together.
+//! The shared block: the slot word, the node arena and its pool word, the
+//! sender count and the receiver's waiter cell, and the protocol that ties
+//! them together.
 
 // # Protocol
 //
@@ -7,25 +8,56 @@
 //
 // `slot` (see `state.rs`) is one tagged pointer:
 //
-//   node address | CLOSED (bit 1) | WAITING (bit 0)
+//   node address | OVERFLOW (bit 2) | CLOSED (bit 1) | WAITING (bit 0)
 //
 // Its values in practice:
 //
 //   EMPTY            null: no value, receiver not waiting
 //   WAITING          no value, the receiver parked (or its task is pending)
 //                    and its waiter sits in `waiter.cell`
-//   node             a value, in a heap node owned by the slot
+//   node             a value, in a node owned by the slot (OVERFLOW tags a
+//                    heap overflow node, see below)
 //   CLOSED           every sender gone, no value: receives report Disconnected
 //   node|CLOSED      every sender gone, a last value still to deliver
 //   WAITING|CLOSED   the last sender's drop claimed the waiter; no value
 //
-// `spare` holds at most one empty node for reuse, so steady state allocates
-// nothing. `overwritten` counts displacements. `senders` counts live
-// `Sender`s. `gate` holds RX_GONE (the receiver is dropping or gone) and the
-// number of puts in progress. `waiter.cell` holds the receiver's `Waiter`;
-// `waiter.free` says no sender is still reading it.
+// `pool.word` is one `u64`:
 //
-// ## Transitions (who, which RMW, ordering: reasons live in `state.rs`)
+//   displacement count (bits ARENA+1..64) | RX_GONE (bit ARENA) | free bits
+//
+// Free bit `i` set means arena node `i` (`pool.nodes[i]`, allocated the
+// first time bit `i` is claimed) is free. RX_GONE means the receiver is
+// dropping or gone. The count is what `overwritten()` reports.
+//
+// `handles.senders` counts live `Sender`s. `handles.overflow` is the gate of
+// overflow puts: GATE_RX_GONE and the number of overflow puts in progress.
+// `waiter.cell` holds the receiver's `Waiter`; `waiter.free` says no sender
+// is still reading it.
+//
+// ## A put (send / replace), and what each RMW is for
+//
+//   1. claim      compare-exchange on `pool.word` clearing one free bit
+//                 (at most ARENA single attempts), Acquire. Gives the put a
+//                 node of its own, and is also its gate entry: a claim that
+//                 sees RX_GONE refuses the put with its value.
+//   2. publish    swap on `slot`, AcqRel. The linearization point.
+//   3. release    on a displacement: fetch_add on `pool.word` of the
+//                 displaced node's free bit plus one count unit, Release.
+//                 The value is moved out first and dropped (by `send`) after,
+//                 so no user code runs while a put holds a node.
+//
+// Sending into an empty slot is 1 and 2; the receiver's take is a fetch_and
+// on `slot` and a release. In steady state nothing is allocated. All RMWs a
+// put makes are single instructions with a fixed bound on their number, so
+// a put is wait-free: it never waits on another thread's progress.
+//
+// If all arena nodes are taken (more puts in flight than ARENA - 2), the put
+// uses a heap node tagged OVERFLOW instead: it confirms with an RMW on
+// `pool.word` that RX_GONE was not set, enters `handles.overflow` with a
+// fetch_add (refused if GATE_RX_GONE), swaps, leaves with a Release
+// fetch_sub. Whoever takes an OVERFLOW node out of the slot frees it.
+//
+// ## Transitions of `slot` (who, which RMW, ordering: reasons in `state.rs`)
 //
 //   from           to              who                 how
 //   any open word  node            send / replace      swap          AcqRel
@@ -34,23 +66,21 @@
 //   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      fetch_and     Acquire
 //   x              x|CLOSED        last sender drop    fetch_or      AcqRel
 //   x              EMPTY           receiver drop,      swap          Acquire
-//                                  after the gate drained
+//                                  after admitted puts finished
 //
-// Senders only ever use unconditional RMWs (swap, fetch_add, fetch_sub,
-// fetch_or): no CAS, no loop, no lock, no waiting on another thread. That is
-// the whole wait-free argument: a put is a spare-node swap, a gate
-// increment, a slot swap, a gate decrement, and on a displacement one
-// counter increment and one spare swap, whatever other threads do.
+// (On x86 a `fetch_and`/`fetch_or` whose result is used is a compare-exchange
+// loop; only the receiver and the last sender's drop use them, never a put.)
 //
 // ## Who may touch what
 //
 // - A node's value cell belongs to whoever holds the node: the sender that
-//   took it from `spare` (or allocated it) until its `publish`; the slot
-//   after that; then the one thread whose RMW on `slot` returned it (the
-//   receiver's `take`, a displacing sender, or the receiver's drop's
-//   sweep). The holder moves the value out and returns the node
-//   to `spare` with a release swap; whoever swaps it out of `spare` with
-//   acquire may write it again. A node displaced out of `spare` is freed.
+//   claimed its free bit (or allocated an overflow node) until its
+//   `publish`; the slot after that; then the one thread whose RMW on `slot`
+//   returned it (the receiver's `take`, a displacing sender, or the
+//   receiver's drop's sweep). The holder moves the value out and releases
+//   the node: sets its free bit with Release (or frees an overflow node);
+//   the next claimer acquires the bit before writing. The pointer cell
+//   `pool.nodes[i]` belongs to whoever holds bit `i` in the same way.
 // - `waiter.cell` belongs to the receiver while the word is not WAITING and
 //   `waiter.free` is true. The receiver writes its waiter, sets `free` to
 //   false, and publishes both with the EMPTY → WAITING CAS. The one RMW that
@@ -66,16 +96,19 @@
 //
 // ## Linearization points (API.md rule 9)
 //
-// - send / replace: the slot swap; a refused one, the gate access that saw
-//   RX_GONE.
+// - send / replace: the slot swap; a refused one, the RMW (or the load of
+//   the RMW's result) that saw RX_GONE.
 // - try_recv and the receive that returns a value: the `take` fetch_and, or,
 //   for Empty / Disconnected, the load that saw no node.
 // - A blocking receive that returns a value: its `take`.
-// - Receiver drop: the `fetch_or(RX_GONE)` on the gate. Every put that
-//   entered the gate before it swaps before the sweep (the receiver waits
-//   for them), so it is ordered before the drop and its value is displaced
-//   or swept; every later put is refused. Sender drop (last): the fetch_or.
-// - overwritten(): trails, as rule 7 allows (the increment follows the swap).
+// - Receiver drop: its `fetch_or(RX_GONE)` on `pool.word`. A put whose claim
+//   (or, for an overflow put, whose confirming RMW) came before it in that
+//   word's order is admitted, and its call was already running then: the
+//   receiver waits until every admitted put has swapped, so all of them can
+//   be ordered before the drop in their swap order, and their values are
+//   displaced or swept. Every later put is refused.
+// - Sender drop (last): the fetch_or on `slot`.
+// - overwritten(): trails, as rule 7 allows (the count follows the swap).
 //
 // ## Closing, both ways
 //
@@ -85,13 +118,14 @@
 // the word that remains (rule 4). If the old word was WAITING, the closer
 // claimed the waiter and wakes it.
 //
-// Receiver: sets RX_GONE in the gate, waits until no put is between its
-// gate entry and the end of its slot swap, then sweeps the slot and drops
-// the value (rule 5). A put that enters after RX_GONE returns its value in
-// `SendError`; a put that entered before it finishes its swap before the
-// sweep, so its value is displaced by a later put or dropped by the sweep,
-// inside the drop. The receiver's wait is bounded by those puts' own few
-// steps; senders never wait for the receiver.
+// Receiver: sets RX_GONE in `pool.word`, then GATE_RX_GONE in the overflow
+// gate, then waits until (a) no overflow put is in the gate and (b) every
+// arena node is free or in the slot (`admitted_puts_done` argues why that
+// cannot be true while an admitted arena put has not swapped), then sweeps
+// the slot and drops the value (rule 5). The wait is bounded by those puts'
+// own few steps: no user code runs between a claim and a release, and the
+// allocator only the first time an arena node is used (an overflow put
+// allocates before it enters its gate). Senders never wait for the receiver.
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -160,12 +194,20 @@ struct Pool<T> {
     nodes: [UnsafeCell<*mut Node<T>>; ARENA],
 }
 
+/// The words every put and take touch.
+#[repr(C)]
+struct Core<T> {
+    /// The slot word: value node and flags.
+    slot: SlotWord<Node<T>>,
+    /// The arena, its free bits and the displacement count.
+    pool: Pool<T>,
+}
+
 /// The block shared by every handle of one channel.
 pub(crate) struct Chan<T> {
-    /// The slot word: value node and flags.
-    slot: CachePadded<SlotWord<Node<T>>>,
-    /// The arena, its free bits and the displacement count.
-    pool: CachePadded<Pool<T>>,
+    /// The slot word and the arena, in one cache line: a put touches both,
+    /// and so does the receiver's take.
+    core: CachePadded<Core<T>>,
     /// Live senders, and the gate of overflow puts (both rarely written).
     handles: CachePadded<Handles>,
     /// Written by the receiver when it waits and by a claiming sender.
@@ -222,10 +264,12 @@ unsafe impl<T: Send> Sync for Chan<T> {}
 impl<T> Chan<T> {
     pub(crate) fn new() -> Self {
         Chan {
-            slot: CachePadded::new(SlotWord::new()),
-            pool: CachePadded::new(Pool {
-                word: AtomicU64::new(FREE_MASK),
-                nodes: std::array::from_fn(|_| UnsafeCell::new(std::ptr::null_mut())),
+            core: CachePadded::new(Core {
+                slot: SlotWord::new(),
+                pool: Pool {
+                    word: AtomicU64::new(FREE_MASK),
+                    nodes: std::array::from_fn(|_| UnsafeCell::new(std::ptr::null_mut())),
+                },
             }),
             handles: CachePadded::new(Handles {
                 senders: AtomicUsize::new(1),
@@ -257,7 +301,7 @@ impl<T> Chan<T> {
     fn claim(&self) -> Claim {
         // ORDERING: Relaxed: only the first guess; every decision below is
         // taken on the value a compare-exchange returned.
-        let mut seen = self.pool.word.load(Ordering::Relaxed);
+        let mut seen = self.core.pool.word.load(Ordering::Relaxed);
         for _ in 0..ARENA {
             if seen & POOL_RX_GONE != 0 {
                 // A relaxed load that sees RX_GONE read the receiver's RMW
@@ -270,7 +314,7 @@ impl<T> Chan<T> {
                 break;
             }
             let index = free.trailing_zeros();
-            match self.pool.word.compare_exchange(
+            match self.core.pool.word.compare_exchange(
                 seen,
                 seen & !(1 << index),
                 // ORDERING: Acquire: pairs with the Release in `release`, so
@@ -294,7 +338,7 @@ impl<T> Chan<T> {
         // a failed compare-exchange does not prove, so confirm with an RMW
         // that changes nothing (`lock xadd`, one instruction).
         // ORDERING: Relaxed: no data; only the modification order matters.
-        if self.pool.word.fetch_add(0, Ordering::Relaxed) & POOL_RX_GONE != 0 {
+        if self.core.pool.word.fetch_add(0, Ordering::Relaxed) & POOL_RX_GONE != 0 {
             Claim::Refused
         } else {
             Claim::Full
@@ -305,7 +349,7 @@ impl<T> Chan<T> {
     /// allocating the node the first time the bit is used.
     #[inline]
     fn fill_arena(&self, index: usize, value: T) -> NonNull<Node<T>> {
-        let node = self.pool.nodes[index].with_mut(|cell| {
+        let node = self.core.pool.nodes[index].with_mut(|cell| {
             // SAFETY: holding bit `index` makes the pointer cell ours (its
             // last writer's write happens before our claim's Acquire).
             let ptr = unsafe { *cell };
@@ -384,7 +428,7 @@ impl<T> Chan<T> {
         if index == NOT_ARENA {
             if count != 0 {
                 // ORDERING: Relaxed: a counter with no data attached (rule 7).
-                self.pool.word.fetch_add(count, Ordering::Relaxed);
+                self.core.pool.word.fetch_add(count, Ordering::Relaxed);
             }
             // SAFETY: ours, empty, and overflow nodes come from `alloc`.
             unsafe { Self::free(node) };
@@ -395,7 +439,8 @@ impl<T> Chan<T> {
         // ORDERING: Release: our move out of the node happens before the
         // next claimer's write (it acquires in `claim`). The count rides
         // along: a reader that happens after this call sees it by coherence.
-        self.pool
+        self.core
+            .pool
             .word
             .fetch_add((1 << index) + count, Ordering::Release);
     }
@@ -439,7 +484,7 @@ impl<T> Chan<T> {
             Claim::Full => return self.put_overflow::<KEEP>(value),
             Claim::Refused => return Put::Refused(value),
         };
-        let old = self.slot.publish(node, false);
+        let old = self.core.slot.publish(node, false);
         self.displaced::<KEEP>(old)
     }
 
@@ -470,7 +515,7 @@ impl<T> Chan<T> {
             // SAFETY: `node` never left our hands and holds `value`.
             return Put::Refused(unsafe { self.unload(node, 0) });
         }
-        let old = self.slot.publish(node, true);
+        let old = self.core.slot.publish(node, true);
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
         // modification order and takes our node (or a later one).
@@ -541,14 +586,14 @@ impl<T> Chan<T> {
         if self.handles.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        if self.slot.close().is_waiting() {
+        if self.core.slot.close().is_waiting() {
             self.wake_claimed();
         }
     }
 
     pub(crate) fn is_receiver_gone(&self) -> bool {
         // ORDERING: Relaxed: an answer that may be stale, carrying no data.
-        self.pool.word.load(Ordering::Relaxed) & POOL_RX_GONE != 0
+        self.core.pool.word.load(Ordering::Relaxed) & POOL_RX_GONE != 0
     }
 
     // ---- receiver ------------------------------------------------------
@@ -556,7 +601,7 @@ impl<T> Chan<T> {
     /// Takes the value if there is one.
     #[inline]
     pub(crate) fn try_take(&self) -> Take<T> {
-        let seen = self.slot.peek();
+        let seen = self.core.slot.peek();
         if seen.node().is_none() {
             return if seen.is_closed() {
                 Take::Closed
@@ -566,7 +611,7 @@ impl<T> Chan<T> {
         }
         // Only the receiver removes nodes, so the slot still holds one
         // (possibly a newer one).
-        match self.slot.take().node() {
+        match self.core.slot.take().node() {
             // SAFETY: our Acquire `take` removed `node` from the slot, so it
             // is ours, and it synchronized with the publish of its value.
             Some(node) => Take::Value(unsafe { self.unload(node, 0) }),
@@ -577,19 +622,19 @@ impl<T> Chan<T> {
     /// Snapshot of the slot word.
     #[inline]
     pub(crate) fn peek(&self) -> Word<Node<T>> {
-        self.slot.peek()
+        self.core.slot.peek()
     }
 
     pub(crate) fn overwritten(&self) -> u64 {
         // ORDERING: Relaxed: counts made by calls that returned before this
         // one are visible by coherence; later ones may trail (rule 7).
-        self.pool.word.load(Ordering::Relaxed) >> COUNT_SHIFT
+        self.core.pool.word.load(Ordering::Relaxed) >> COUNT_SHIFT
     }
 
     /// Stores `waiter` and registers it in the slot word. Fails, keeping
     /// nothing registered, if a value or the close got there first.
     pub(crate) fn register(&self, waiter: Waiter) -> Result<(), ()> {
-        if self.slot.peek().is_waiting() {
+        if self.core.slot.peek().is_waiting() {
             // A registration is still in place. Only a `RecvFuture` leaked
             // while pending (`mem::forget`) leaves one behind: take it back
             // (or, if a sender claimed it meanwhile, let the claim finish).
@@ -605,7 +650,7 @@ impl<T> Chan<T> {
         // ORDERING: Relaxed: published by the Release CAS in `register`; only
         // the receiver reads this flag, the claimer only stores `true`.
         self.waiter.free.store(false, Ordering::Relaxed);
-        if self.slot.register().is_ok() {
+        if self.core.slot.register().is_ok() {
             return Ok(());
         }
         self.clear_own_cell();
@@ -615,7 +660,7 @@ impl<T> Chan<T> {
     /// Takes a registration back. Returns `false` if a sender claimed it
     /// first (then a value, or the close, is in the slot word).
     pub(crate) fn unregister(&self) -> bool {
-        if self.slot.unregister() {
+        if self.core.slot.unregister() {
             self.clear_own_cell();
             true
         } else {
@@ -650,7 +695,10 @@ impl<T> Chan<T> {
         // ORDERING: Relaxed: claims are ordered against this by the pool
         // word's modification order; what we then wait on is read with
         // Acquire below.
-        self.pool.word.fetch_or(POOL_RX_GONE, Ordering::Relaxed);
+        self.core
+            .pool
+            .word
+            .fetch_or(POOL_RX_GONE, Ordering::Relaxed);
         // ORDERING: Relaxed: as above, for the overflow gate. Set second: an
         // overflow put first confirmed with an RMW on the pool word, before
         // the fetch_or above, that it saw no RX_GONE.
@@ -658,12 +706,12 @@ impl<T> Chan<T> {
             .overflow
             .fetch_or(GATE_RX_GONE, Ordering::Relaxed);
         // Only the receiver waits here, never a sender, and only for admitted
-        // puts' own few steps (no allocation, no user code).
+        // puts' own few steps (no user code; see the essay).
         receiver_waits_until(|| self.admitted_puts_done());
         // The old word can be WAITING only if a pending `RecvFuture` was
         // leaked; sweeping takes that registration back, and the waiter left
         // in the cell is dropped with the channel.
-        if let Some(node) = self.slot.sweep().node() {
+        if let Some(node) = self.core.slot.sweep().node() {
             // SAFETY: our Acquire swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
             let value = unsafe { self.unload(node, 0) };
@@ -688,8 +736,8 @@ impl<T> Chan<T> {
         // ORDERING: Acquire: a node seen free was released after its holder
         // took it out of the slot, so that take (and the publish before it)
         // happens before our slot load.
-        let pool = self.pool.word.load(Ordering::Acquire);
-        let word = self.slot.peek();
+        let pool = self.core.pool.word.load(Ordering::Acquire);
+        let word = self.core.slot.peek();
         let held = ARENA as u32 - (pool & FREE_MASK).count_ones();
         let in_slot = u32::from(word.node().is_some() && !word.is_overflow());
         held == in_slot
@@ -714,7 +762,7 @@ impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         // Move the last value out first, then free every node, then drop the
         // value: if its `Drop` panics, nothing is left to leak.
-        let word = self.slot.get_mut();
+        let word = self.core.slot.get_mut();
         let last = word.node().map(|node| {
             // SAFETY: `&mut self`: every handle is gone, so the node is ours;
             // the last `Arc` drop synchronized with every earlier access.
@@ -725,7 +773,7 @@ impl<T> Drop for Chan<T> {
             // are not in the arena.
             unsafe { Self::free(node) };
         }
-        for cell in &self.pool.nodes {
+        for cell in &self.core.pool.nodes {
             cell.with_mut(|cell| {
                 // SAFETY: `&mut self`: no other thread holds any node; every
                 // arena node is empty (the slot's was emptied above).

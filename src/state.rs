@@ -124,14 +124,28 @@ impl<N> SlotWord<N> {
     }
 
     /// Receiver: takes the node out (with its `OVERFLOW` tag), keeping
-    /// `CLOSED`, clearing the rest.
+    /// `CLOSED`, clearing the rest. Called only when the word holds a node
+    /// (so not `WAITING`).
+    ///
+    /// A swap rather than `fetch_and(CLOSED)`: on x86 a `fetch_and` whose
+    /// result is used is a compare-exchange loop, a swap is one instruction.
+    /// Clearing `CLOSED` for a moment is safe: it is set only once every
+    /// sender is gone, and then the receiver (this thread) is the only one
+    /// left that reads or writes the word, so it puts the bit back before
+    /// anyone can look.
     #[inline]
     pub(crate) fn take(&self) -> Word<N> {
         // ORDERING: Acquire: pairs with the Release of the `publish` that
-        // put the node here, so its value is visible before we read it.
+        // put the node here, so its value is visible before we read it (and
+        // with the closing `fetch_or`, when CLOSED comes back with it).
         // Nothing the receiver wrote before is published through this word
         // (the node goes back through the pool word, which releases).
-        Word(self.0.fetch_and(CLOSED, Ordering::Acquire))
+        let old = Word(self.0.swap(ptr::null_mut(), Ordering::Acquire));
+        if old.is_closed() {
+            // ORDERING: Relaxed: only this thread reads the word from now on.
+            self.0.store(tag(CLOSED), Ordering::Relaxed);
+        }
+        old
     }
 
     /// Receiver: `EMPTY` → `WAITING`. Fails (returning the word) if a

@@ -144,12 +144,12 @@ impl<T> AtomicTaggedPtr<T> {
         self.0.swap(p, order)
     }
     #[inline]
-    pub(crate) fn fetch_or(&self, bits: usize, order: Ordering) -> *mut T {
-        self.0.fetch_or(bits, order)
+    pub(crate) fn store(&self, p: *mut T, order: Ordering) {
+        self.0.store(p, order)
     }
     #[inline]
-    pub(crate) fn fetch_and(&self, bits: usize, order: Ordering) -> *mut T {
-        self.0.fetch_and(bits, order)
+    pub(crate) fn fetch_or(&self, bits: usize, order: Ordering) -> *mut T {
+        self.0.fetch_or(bits, order)
     }
     #[inline]
     pub(crate) fn compare_exchange(
@@ -189,11 +189,11 @@ impl<T> AtomicTaggedPtr<T> {
     pub(crate) fn swap(&self, p: *mut T, order: Ordering) -> *mut T {
         Self::to_ptr(self.0.swap(p.expose_provenance(), order))
     }
+    pub(crate) fn store(&self, p: *mut T, order: Ordering) {
+        self.0.store(p.expose_provenance(), order)
+    }
     pub(crate) fn fetch_or(&self, bits: usize, order: Ordering) -> *mut T {
         Self::to_ptr(self.0.fetch_or(bits, order))
-    }
-    pub(crate) fn fetch_and(&self, bits: usize, order: Ordering) -> *mut T {
-        Self::to_ptr(self.0.fetch_and(bits, order))
     }
     pub(crate) fn compare_exchange(
         &self,
