@@ -4,6 +4,10 @@
 # rust-src: std is rebuilt with `-Zbuild-std` so that it is instrumented too.
 # A separate target directory keeps these artifacts away from normal builds.
 #
+# It runs twice: with the real arena size, and with `--cfg
+# conflate_small_arena` (two arena nodes), where two racing threads already
+# take the heap overflow path (see `ARENA` in src/slot.rs).
+#
 # Any ThreadSanitizer report fails the step: `halt_on_error=1` makes the test
 # binary exit non-zero at the first report, and the log is grepped as well in
 # case a report came from a process whose exit status was lost.
@@ -16,9 +20,6 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'
     rustup component add --toolchain nightly rust-src
 fi
 
-export RUSTFLAGS="-Zsanitizer=thread"
-export RUSTDOCFLAGS="-Zsanitizer=thread"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TSAN:-target/tsan}"
 export TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 
 # Test files with more than one thread at a time.
@@ -28,22 +29,30 @@ for t in "${tests[@]}"; do
     args+=(--test "$t")
 done
 
-log="$(mktemp -t conflate-tsan.XXXXXX)"
-cmd=(cargo +nightly test -Zbuild-std --target "$target" "${args[@]}")
-echo "+ RUSTFLAGS=\"${RUSTFLAGS}\" ${cmd[*]}"
-start=$(date +%s)
-status=0
-"${cmd[@]}" 2>&1 | tee "$log" || status=$?
-end=$(date +%s)
-echo "tsan: exit status ${status} after $((end - start)) s"
+run_tsan() {
+    local name="$1" extra="$2"
+    export RUSTFLAGS="-Zsanitizer=thread${extra}"
+    export RUSTDOCFLAGS="-Zsanitizer=thread${extra}"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TSAN:-target/tsan}-${name}"
+    local log status=0 start end
+    log="$(mktemp -t conflate-tsan.XXXXXX)"
+    local cmd=(cargo +nightly test -Zbuild-std --target "$target" "${args[@]}")
+    echo "+ RUSTFLAGS=\"${RUSTFLAGS}\" CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${cmd[*]}"
+    start=$(date +%s)
+    "${cmd[@]}" 2>&1 | tee "$log" || status=$?
+    end=$(date +%s)
+    echo "tsan (${name}): exit status ${status} after $((end - start)) s"
+    if grep -q "WARNING: ThreadSanitizer" "$log"; then
+        echo "tsan (${name}): FAILED, ThreadSanitizer reported (see above; log kept at $log)" >&2
+        exit 1
+    fi
+    if [[ ${status} -ne 0 ]]; then
+        echo "tsan (${name}): FAILED with exit status ${status} (log kept at $log)" >&2
+        exit "${status}"
+    fi
+    rm -f "$log"
+    echo "tsan (${name}): no data race reported"
+}
 
-if grep -q "WARNING: ThreadSanitizer" "$log"; then
-    echo "tsan: FAILED, ThreadSanitizer reported (see above; log kept at $log)" >&2
-    exit 1
-fi
-if [[ ${status} -ne 0 ]]; then
-    echo "tsan: FAILED with exit status ${status} (log kept at $log)" >&2
-    exit "${status}"
-fi
-rm -f "$log"
-echo "tsan: no data race reported"
+run_tsan arena ""
+run_tsan small-arena " --cfg conflate_small_arena"

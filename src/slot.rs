@@ -154,9 +154,16 @@ pub(crate) struct Node<T> {
 /// Arena size: how many nodes a channel keeps for reuse, one bit each in the
 /// pool word. One is in the slot, one may be in the receiver's hands, and
 /// each put in progress holds one, so six cover four concurrent puts before a
-/// put falls back to a heap overflow node. Loom uses two so that its models
-/// reach the overflow path with two threads.
-const ARENA: usize = if cfg!(loom) { 2 } else { 6 };
+/// put falls back to a heap overflow node.
+///
+/// The checkers use two, so that two racing threads already reach the
+/// overflow path: loom, Miri, the fuzz targets (`cfg(fuzzing)`), and the
+/// ThreadSanitizer and stress runs of `.ci/` (`--cfg conflate_small_arena`).
+const ARENA: usize = if cfg!(any(loom, miri, fuzzing, conflate_small_arena)) {
+    2
+} else {
+    6
+};
 
 /// Pool word: bit `i` (for `i < ARENA`) set means arena node `i` is free.
 const FREE_MASK: u64 = (1 << ARENA) - 1;
