@@ -454,6 +454,11 @@ impl<T> Receiver<T> {
     /// returned before this one was made; one still in progress may not be
     /// counted yet.
     ///
+    /// The count shares an atomic word with the channel's node arena and is
+    /// 57 bits wide: it would wrap to zero after 2^57 displacements, which
+    /// at one displacement per nanosecond takes over four years (a `send`
+    /// takes about 6.6 ns on the development machine).
+    ///
     /// # Examples
     ///
     /// ```

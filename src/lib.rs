@@ -92,9 +92,13 @@
 //!
 //! # Implementation
 //!
-//! The slot is one tagged pointer to a heap node; a spare node is recycled
-//! so that steady state allocates nothing. The protocol (states, transitions
-//! and their memory orderings) is described in `src/slot.rs`, and is
+//! The slot is one tagged pointer to a node. Nodes come from a small arena
+//! whose free bits share one word with the overwrite counter and the
+//! "receiver gone" flag, so steady state allocates nothing and an
+//! overwriting `send` is three atomic read-modify-writes, each a single
+//! instruction: claim a node, swap it into the slot, give the displaced
+//! node back while counting it. The protocol (states, transitions and
+//! their memory orderings) is described in `src/slot.rs`, and is
 //! model-checked with loom against the code itself.
 
 #![deny(missing_docs)]

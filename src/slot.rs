@@ -504,14 +504,17 @@ impl<T> Chan<T> {
         let node = Self::alloc(NOT_ARENA);
         // SAFETY: new, empty, and ours alone.
         unsafe { Self::write(node, value) };
-        // ORDERING: Relaxed: entering only has to be ordered against the
-        // receiver's `fetch_or(GATE_RX_GONE)` on this same word, which the
-        // modification order does: either we see it, or the receiver sees
-        // our count and waits for our exit below.
+        // ORDERING: Acquire. Entering is ordered against the receiver's
+        // `fetch_or(GATE_RX_GONE)` by this word's modification order: either
+        // we see the bit, or the receiver sees our count and waits for our
+        // exit below. Acquire: if we see the bit, we also see POOL_RX_GONE,
+        // which the receiver set before it (its Release), so this thread's
+        // later puts and `is_disconnected` agree that the receiver is gone
+        // (found by Miri: with Relaxed, a later put could still be admitted).
         if self
             .handles
             .overflow
-            .fetch_add(IN_FLIGHT, Ordering::Relaxed)
+            .fetch_add(IN_FLIGHT, Ordering::Acquire)
             & GATE_RX_GONE
             != 0
         {
@@ -706,12 +709,14 @@ impl<T> Chan<T> {
             .pool
             .word
             .fetch_or(POOL_RX_GONE, Ordering::Relaxed);
-        // ORDERING: Relaxed: as above, for the overflow gate. Set second: an
-        // overflow put first confirmed with an RMW on the pool word, before
-        // the fetch_or above, that it saw no RX_GONE.
+        // ORDERING: Release: a put refused by this bit acquires it, and must
+        // then see POOL_RX_GONE (set above) in its later puts and in
+        // `is_disconnected`. Set second: an overflow put first confirmed with
+        // an RMW on the pool word, before the fetch_or above, that it saw no
+        // RX_GONE.
         self.handles
             .overflow
-            .fetch_or(GATE_RX_GONE, Ordering::Relaxed);
+            .fetch_or(GATE_RX_GONE, Ordering::Release);
         // Only the receiver waits here, never a sender, and only for admitted
         // puts' own few steps (no user code; see the essay).
         receiver_waits_until(|| self.admitted_puts_done());

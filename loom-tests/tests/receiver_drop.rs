@@ -192,6 +192,10 @@ fn receiver_drop_races_two_replaces() {
                 Ok(None) => panic!("replace {own} found the slot empty; nothing received"),
                 Err(SendError(v)) => {
                     assert_eq!(v.id, own, "SendError carries someone else's value");
+                    assert!(
+                        tx.is_disconnected(),
+                        "a refused sender sees a live receiver"
+                    );
                     None
                 }
             })
@@ -233,6 +237,10 @@ fn receiver_drop_races_three_senders() {
                 thread::spawn(move || {
                     if let Err(SendError(v)) = tx.send(v) {
                         assert_eq!(v.id, id, "SendError carries someone else's value");
+                        assert!(
+                            tx.is_disconnected(),
+                            "a refused sender sees a live receiver"
+                        );
                     }
                 })
             })
