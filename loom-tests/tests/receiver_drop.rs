@@ -220,10 +220,10 @@ fn receiver_drop_races_two_replaces() {
     });
 }
 
-/// Receiver drop ∥ three senders over a waiting value. Nodes displaced
-/// during the race are recycled, so a sender whose node landed after the
-/// receiver's sweep must tell its own node from a reused one: every
-/// `SendError` carries the caller's own value, and every value is dropped
+/// Receiver drop ∥ three senders over a waiting value. Under loom the arena
+/// has two nodes, so with the waiting value in one, racing senders also take
+/// the heap overflow path. Every `SendError` carries the caller's own value,
+/// a refused sender sees the receiver gone, and every value is dropped
 /// exactly once.
 #[test]
 fn receiver_drop_races_three_senders() {
