@@ -8,15 +8,19 @@
 //
 // `slot` (see `state.rs`) is one tagged pointer:
 //
-//   node address | OVERFLOW (bit 2) | CLOSED (bit 1) | WAITING (bit 0)
+//   node address | arena index (bits 3-5) | OVERFLOW (bit 2)
+//                | CLOSED (bit 1) | WAITING (bit 0)
+//
+// (Nodes are 64-byte aligned.) The index says which free bit a node taken
+// out of the word goes back to; OVERFLOW marks a heap node instead.
 //
 // Its values in practice:
 //
 //   EMPTY            null: no value, receiver not waiting
 //   WAITING          no value, the receiver parked (or its task is pending)
 //                    and its waiter sits in `waiter.cell`
-//   node             a value, in a node owned by the slot (OVERFLOW tags a
-//                    heap overflow node, see below)
+//   node             a value, in a node owned by the slot, tagged with its
+//                    arena index or OVERFLOW (see below)
 //   CLOSED           every sender gone, no value: receives report Disconnected
 //   node|CLOSED      every sender gone, a last value still to deliver
 //   WAITING|CLOSED   the last sender's drop claimed the waiter; no value
@@ -46,8 +50,8 @@
 //                 The value is moved out first and dropped (by `send`) after,
 //                 so no user code runs while a put holds a node.
 //
-// Sending into an empty slot is 1 and 2; the receiver's take is a fetch_and
-// on `slot` and a release. In steady state nothing is allocated. All RMWs a
+// Sending into an empty slot is 1 and 2; the receiver's take is a swap on
+// `slot` and a release. In steady state nothing is allocated. All RMWs a
 // put makes are single instructions with a fixed bound on their number, so
 // a put is wait-free: it never waits on another thread's progress.
 //
@@ -63,13 +67,15 @@
 //   any open word  node            send / replace      swap          AcqRel
 //   EMPTY          WAITING         receiver, to wait   CAS           Release
 //   WAITING        EMPTY           receiver, give up   CAS           Relaxed
-//   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      fetch_and     Acquire
+//   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      swap          Acquire
+//                                  (CLOSED stored back: only the receiver
+//                                  is left once it is set)
 //   x              x|CLOSED        last sender drop    fetch_or      AcqRel
 //   x              EMPTY           receiver drop,      swap          Acquire
 //                                  after admitted puts finished
 //
-// (On x86 a `fetch_and`/`fetch_or` whose result is used is a compare-exchange
-// loop; only the receiver and the last sender's drop use them, never a put.)
+// (On x86 a `fetch_or` whose result is used is a compare-exchange loop; only
+// the last sender's drop uses one, never a put.)
 //
 // ## Who may touch what
 //
@@ -98,7 +104,7 @@
 //
 // - send / replace: the slot swap; a refused one, the RMW (or the load of
 //   the RMW's result) that saw RX_GONE.
-// - try_recv and the receive that returns a value: the `take` fetch_and, or,
+// - try_recv and the receive that returns a value: the `take` swap, or,
 //   for Empty / Disconnected, the load that saw no node.
 // - A blocking receive that returns a value: its `take`.
 // - Receiver drop: its `fetch_or(RX_GONE)` on `pool.word`. A put whose claim
@@ -130,26 +136,26 @@
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
-use crate::state::{SlotWord, Word};
+use crate::state::{Kind, MAX_ARENA, NODE_ALIGN, SlotWord, Word};
 use crate::sync::{
     AtomicBool, AtomicU64, AtomicUsize, CachePadded, LeakTrack, Ordering, UnsafeCell,
 };
 use crate::wait::Waiter;
 
-/// Heap cell for one value. Aligned to 8 so its address leaves the slot
-/// word's three tag bits free.
-#[repr(align(8))]
+/// Heap cell for one value. Aligned to a cache line, which leaves the slot
+/// word's six tag bits free (`state::NODE_ALIGN`) and keeps a value of up to
+/// 64 bytes on one line.
+#[repr(align(64))]
 pub(crate) struct Node<T> {
     /// Initialized exactly while the node is in the slot or in the hands of
     /// a sender between writing the value and publishing, or of a thread
     /// between taking the node and moving the value out.
     value: UnsafeCell<MaybeUninit<T>>,
-    /// The node's arena index (its bit in the pool word); `NOT_ARENA` for a
-    /// heap overflow node. Written once, before the node is first shared.
-    index: u8,
     /// Under loom, reports a node that is never freed.
     _track: LeakTrack,
 }
+
+const _: () = assert!(std::mem::align_of::<Node<()>>() >= NODE_ALIGN);
 
 /// Arena size: how many nodes a channel keeps for reuse, one bit each in the
 /// pool word. One is in the slot, one may be in the receiver's hands, and
@@ -175,8 +181,10 @@ const POOL_RX_GONE: u64 = 1 << ARENA;
 const COUNT_SHIFT: u32 = ARENA as u32 + 1;
 const COUNT_UNIT: u64 = 1 << COUNT_SHIFT;
 
-/// `Node::index` of a heap overflow node.
-const NOT_ARENA: u8 = u8::MAX;
+const _: () = assert!(
+    ARENA <= MAX_ARENA,
+    "arena indices live in the slot word's tag bits"
+);
 
 /// Overflow gate bit: the receiver is dropping or gone.
 const GATE_RX_GONE: usize = 1;
@@ -362,7 +370,7 @@ impl<T> Chan<T> {
             // last writer's write happens before our claim's Acquire).
             let ptr = unsafe { *cell };
             NonNull::new(ptr).unwrap_or_else(|| {
-                let node = Self::alloc(index as u8);
+                let node = Self::alloc();
                 // SAFETY: as above, the cell is ours.
                 unsafe { *cell = node.as_ptr() };
                 node
@@ -377,10 +385,9 @@ impl<T> Chan<T> {
 
     /// Allocates an empty node.
     #[cold]
-    fn alloc(index: u8) -> NonNull<Node<T>> {
+    fn alloc() -> NonNull<Node<T>> {
         let node = Box::new(Node {
             value: UnsafeCell::new(MaybeUninit::uninit()),
-            index,
             _track: LeakTrack::new(),
         });
         NonNull::from(Box::leak(node))
@@ -424,24 +431,28 @@ impl<T> Chan<T> {
 
     /// Gives back an empty node we hold, adding `count` to the displacement
     /// counter in the same RMW: an arena node returns to the pool, an
-    /// overflow node is freed.
+    /// overflow node is freed. `kind` comes from the slot word the node was
+    /// taken out of (or, for a node never published, from its maker).
     ///
     /// # Safety
     ///
-    /// The caller holds `node` exclusively and its value cell is empty.
+    /// The caller holds `node` exclusively, its value cell is empty, and
+    /// `kind` is the node's.
     #[inline]
-    unsafe fn release(&self, node: NonNull<Node<T>>, count: u64) {
-        // SAFETY: the caller holds the node; `index` never changes.
-        let index = unsafe { node.as_ref() }.index;
-        if index == NOT_ARENA {
-            if count != 0 {
-                // ORDERING: Relaxed: a counter with no data attached (rule 7).
-                self.core.pool.word.fetch_add(count, Ordering::Relaxed);
+    unsafe fn release(&self, node: NonNull<Node<T>>, kind: Kind, count: u64) {
+        let index = match kind {
+            Kind::Arena(index) => index,
+            Kind::Overflow => {
+                if count != 0 {
+                    // ORDERING: Relaxed: a counter with no data attached
+                    // (rule 7).
+                    self.core.pool.word.fetch_add(count, Ordering::Relaxed);
+                }
+                // SAFETY: ours, empty, and overflow nodes come from `alloc`.
+                unsafe { Self::free(node) };
+                return;
             }
-            // SAFETY: ours, empty, and overflow nodes come from `alloc`.
-            unsafe { Self::free(node) };
-            return;
-        }
+        };
         // The bit is clear while we hold the node, so adding it sets it; the
         // count is the top field, so its carry leaves the word.
         // ORDERING: Release: our move out of the node happens before the
@@ -470,13 +481,13 @@ impl<T> Chan<T> {
     ///
     /// # Safety
     ///
-    /// As for `read`.
+    /// As for `read`, and `kind` is the node's.
     #[inline]
-    unsafe fn unload(&self, node: NonNull<Node<T>>, count: u64) -> T {
+    unsafe fn unload(&self, node: NonNull<Node<T>>, kind: Kind, count: u64) -> T {
         // SAFETY: forwarded from the caller.
         let value = unsafe { Self::read(node) };
-        // SAFETY: we hold it and just emptied it.
-        unsafe { self.release(node, count) };
+        // SAFETY: we hold it and just emptied it; `kind` is forwarded.
+        unsafe { self.release(node, kind, count) };
         value
     }
 
@@ -487,12 +498,13 @@ impl<T> Chan<T> {
     /// it needs dropping; one without drop glue is left in its node.
     #[inline]
     pub(crate) fn put<const KEEP: bool>(&self, value: T) -> Put<T> {
-        let node = match self.claim() {
-            Claim::Node(index) => self.fill_arena(index, value),
+        let index = match self.claim() {
+            Claim::Node(index) => index,
             Claim::Full => return self.put_overflow::<KEEP>(value),
             Claim::Refused => return Put::Refused(value),
         };
-        let old = self.core.slot.publish(node, false);
+        let node = self.fill_arena(index, value);
+        let old = self.core.slot.publish(node, Kind::Arena(index));
         self.displaced::<KEEP>(old)
     }
 
@@ -502,7 +514,7 @@ impl<T> Chan<T> {
     fn put_overflow<const KEEP: bool>(&self, value: T) -> Put<T> {
         // Allocate before entering, so a dropping receiver never waits for
         // the allocator.
-        let node = Self::alloc(NOT_ARENA);
+        let node = Self::alloc();
         // SAFETY: new, empty, and ours alone.
         unsafe { Self::write(node, value) };
         // ORDERING: Acquire. Entering is ordered against the receiver's
@@ -524,9 +536,9 @@ impl<T> Chan<T> {
                 .overflow
                 .fetch_sub(IN_FLIGHT, Ordering::Relaxed);
             // SAFETY: `node` never left our hands and holds `value`.
-            return Put::Refused(unsafe { self.unload(node, 0) });
+            return Put::Refused(unsafe { self.unload(node, Kind::Overflow, 0) });
         }
-        let old = self.core.slot.publish(node, true);
+        let old = self.core.slot.publish(node, Kind::Overflow);
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
         // modification order and takes our node (or a later one).
@@ -545,7 +557,7 @@ impl<T> Chan<T> {
                 // node is dropping it, and spares a copy out.
                 // SAFETY: our AcqRel swap took `node` out of the slot, so it
                 // is ours; its value cell counts as empty from now on.
-                unsafe { self.release(node, COUNT_UNIT) };
+                unsafe { self.release(node, old.kind(), COUNT_UNIT) };
                 return Put::Sent(None);
             }
             // SAFETY: our AcqRel swap took `node` out of the slot, so it is
@@ -553,7 +565,7 @@ impl<T> Chan<T> {
             // value is moved out before the node goes back, and dropped (by
             // `send`) only after that, so user code never runs while we hold
             // a node.
-            return Put::Sent(Some(unsafe { self.unload(node, COUNT_UNIT) }));
+            return Put::Sent(Some(unsafe { self.unload(node, old.kind(), COUNT_UNIT) }));
         }
         if old.is_waiting() {
             self.wake_claimed();
@@ -622,10 +634,11 @@ impl<T> Chan<T> {
         }
         // Only the receiver removes nodes, so the slot still holds one
         // (possibly a newer one).
-        match self.core.slot.take().node() {
+        let taken = self.core.slot.take();
+        match taken.node() {
             // SAFETY: our Acquire `take` removed `node` from the slot, so it
             // is ours, and it synchronized with the publish of its value.
-            Some(node) => Take::Value(unsafe { self.unload(node, 0) }),
+            Some(node) => Take::Value(unsafe { self.unload(node, taken.kind(), 0) }),
             None => unreachable!("the slot lost a node that only the receiver removes"),
         }
     }
@@ -724,10 +737,11 @@ impl<T> Chan<T> {
         // The old word can be WAITING only if a pending `RecvFuture` was
         // leaked; sweeping takes that registration back, and the waiter left
         // in the cell is dropped with the channel.
-        if let Some(node) = self.core.slot.sweep().node() {
+        let swept = self.core.slot.sweep();
+        if let Some(node) = swept.node() {
             // SAFETY: our Acquire swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
-            let value = unsafe { self.unload(node, 0) };
+            let value = unsafe { self.unload(node, swept.kind(), 0) };
             drop(value);
         }
     }
@@ -752,7 +766,7 @@ impl<T> Chan<T> {
         let pool = self.core.pool.word.load(Ordering::Acquire);
         let word = self.core.slot.peek();
         let held = ARENA as u32 - (pool & FREE_MASK).count_ones();
-        let in_slot = u32::from(word.node().is_some() && !word.is_overflow());
+        let in_slot = u32::from(word.node().is_some() && word.kind() != Kind::Overflow);
         held == in_slot
     }
 }
@@ -781,7 +795,7 @@ impl<T> Drop for Chan<T> {
             // the last `Arc` drop synchronized with every earlier access.
             unsafe { Self::read(node) }
         });
-        if let Some(node) = word.node().filter(|_| word.is_overflow()) {
+        if let Some(node) = word.node().filter(|_| word.kind() == Kind::Overflow) {
             // SAFETY: emptied above; overflow nodes come from `alloc` and
             // are not in the arena.
             unsafe { Self::free(node) };

@@ -16,20 +16,53 @@ pub(crate) const WAITING: usize = 0b001;
 
 /// Every `Sender` is gone. Set once, by the last `Sender`'s drop, with
 /// `fetch_or`, so a value node still in the word stays there and is delivered
-/// before the receiver reports disconnection. Never cleared: no sender exists
-/// afterwards to overwrite it, and the receiver's take is a `fetch_and` that
-/// keeps this bit.
+/// before the receiver reports disconnection. Never cleared for good: no
+/// sender exists afterwards to overwrite it, and the receiver's `take` stores
+/// it back right after its swap.
 pub(crate) const CLOSED: usize = 0b010;
 
 /// The node in the word is a heap overflow node, not one of the channel's
 /// arena nodes (see `slot.rs`): whoever takes it out frees it instead of
 /// returning it to the arena. Set by the publishing sender together with the
 /// node, cleared with it.
-pub(crate) const OVERFLOW: usize = 0b100;
+const OVERFLOW: usize = 0b100;
 
-/// The tag bits. Nodes are aligned to at least 8 bytes, so a node's address
-/// never has them set.
-const TAG_MASK: usize = WAITING | CLOSED | OVERFLOW;
+/// An arena node's index sits in bits 3 to 5, next to the node, so whoever
+/// takes the node out knows which free bit to give back without reading the
+/// node (which would put a second cache line on the path).
+const INDEX_SHIFT: usize = 3;
+
+/// Arena indices must fit in the three index bits.
+pub(crate) const MAX_ARENA: usize = 8;
+
+/// The tag bits. Nodes are aligned to 64 bytes (`NODE_ALIGN`), so a node's
+/// address never has them set.
+const TAG_MASK: usize = 0b11_1111;
+
+/// The alignment every node must have for the tags to fit.
+pub(crate) const NODE_ALIGN: usize = TAG_MASK + 1;
+
+/// Which kind of node a word holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Arena node `i`.
+    Arena(usize),
+    /// A heap overflow node.
+    Overflow,
+}
+
+impl Kind {
+    #[inline]
+    fn bits(self) -> usize {
+        match self {
+            Kind::Arena(index) => {
+                debug_assert!(index < MAX_ARENA);
+                index << INDEX_SHIFT
+            }
+            Kind::Overflow => OVERFLOW,
+        }
+    }
+}
 
 /// A snapshot of the slot word.
 pub(crate) struct Word<N>(*mut N);
@@ -64,10 +97,15 @@ impl<N> Word<N> {
         self.tags() & CLOSED != 0
     }
 
-    /// The word holds a heap overflow node (meaningful only with a node).
+    /// The kind of node the word holds (meaningful only with a node).
     #[inline]
-    pub(crate) fn is_overflow(self) -> bool {
-        self.tags() & OVERFLOW != 0
+    pub(crate) fn kind(self) -> Kind {
+        let tags = self.tags();
+        if tags & OVERFLOW != 0 {
+            Kind::Overflow
+        } else {
+            Kind::Arena(tags >> INDEX_SHIFT)
+        }
     }
 }
 
@@ -97,13 +135,12 @@ impl<N> SlotWord<N> {
         Word(self.0.load(Ordering::Acquire))
     }
 
-    /// Sender: puts `node` in the slot (tagged `OVERFLOW` if it is a heap
-    /// overflow node), returning what it displaced.
+    /// Sender: puts `node` in the slot, tagged with its kind, returning
+    /// what it displaced.
     #[inline]
-    pub(crate) fn publish(&self, node: NonNull<N>, overflow: bool) -> Word<N> {
-        let tagged = node
-            .as_ptr()
-            .map_addr(|a| if overflow { a | OVERFLOW } else { a });
+    pub(crate) fn publish(&self, node: NonNull<N>, kind: Kind) -> Word<N> {
+        debug_assert_eq!(node.as_ptr().addr() & TAG_MASK, 0, "misaligned node");
+        let tagged = node.as_ptr().map_addr(|a| a | kind.bits());
         // ORDERING: AcqRel. Release: the value written into `node` must be
         // visible to the receiver that takes the node (it acquires in
         // `take`), and to a later sender that displaces it. Acquire: what we
@@ -123,7 +160,7 @@ impl<N> SlotWord<N> {
         Word(self.0.fetch_or(CLOSED, Ordering::AcqRel))
     }
 
-    /// Receiver: takes the node out (with its `OVERFLOW` tag), keeping
+    /// Receiver: takes the node out (with its kind), keeping
     /// `CLOSED`, clearing the rest. Called only when the word holds a node
     /// (so not `WAITING`).
     ///
