@@ -813,3 +813,135 @@ impl<T> Drop for Chan<T> {
         drop(last);
     }
 }
+
+/// The heap overflow path, driven directly: the tests hold every arena node
+/// themselves, as puts stuck between their claim and their swap would, so
+/// the next put must take a heap node. (Threads reach this path only with
+/// more than `ARENA - 2` puts in flight; the checkers also run with a
+/// two-node arena to reach it by racing.)
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc as StdArc;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    /// Counts its drops.
+    #[derive(Debug)]
+    struct Counted(u32, StdArc<StdAtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Claims every arena node, returning their bits.
+    fn hold_arena<T>(chan: &Chan<T>) -> u64 {
+        let mut held = 0;
+        for _ in 0..ARENA {
+            match chan.claim() {
+                Claim::Node(index) => held |= 1 << index,
+                _ => panic!("a fresh arena has a free node"),
+            }
+        }
+        assert!(matches!(chan.claim(), Claim::Full));
+        held
+    }
+
+    /// Gives the held (never filled) nodes back.
+    fn give_back<T>(chan: &Chan<T>, held: u64) {
+        chan.core.pool.word.fetch_or(held, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn full_arena_puts_use_heap_nodes_and_count_displacements() {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
+        let chan = Chan::new();
+        let held = hold_arena(&chan);
+        let value = |n| Counted(n, drops.clone());
+        assert!(matches!(chan.put::<true>(value(1)), Put::Sent(None)));
+        assert_eq!(chan.peek().kind(), Kind::Overflow);
+        match chan.put::<true>(value(2)) {
+            Put::Sent(Some(old)) => assert_eq!(old.0, 1),
+            _ => panic!("the second put must displace the first"),
+        }
+        // `send` gets a displaced value that needs dropping back, and drops
+        // it after the put.
+        match chan.put::<false>(value(3)) {
+            Put::Sent(Some(old)) => assert_eq!(old.0, 2),
+            _ => panic!("the third put must displace the second"),
+        }
+        assert_eq!(chan.overwritten(), 2);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        match chan.try_take() {
+            Take::Value(v) => assert_eq!(v.0, 3),
+            _ => panic!("the last value must be there"),
+        }
+        assert!(matches!(chan.try_take(), Take::Empty));
+        // With the arena free again, puts use arena nodes.
+        give_back(&chan, held);
+        assert!(matches!(chan.put::<true>(value(4)), Put::Sent(None)));
+        assert!(matches!(chan.peek().kind(), Kind::Arena(_)));
+        drop(chan);
+        assert_eq!(drops.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn heap_node_displaced_by_an_arena_node_is_freed() {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
+        let chan = Chan::new();
+        let held = hold_arena(&chan);
+        assert!(matches!(
+            chan.put::<false>(Counted(1, drops.clone())),
+            Put::Sent(None)
+        ));
+        give_back(&chan, held);
+        match chan.put::<false>(Counted(2, drops.clone())) {
+            Put::Sent(Some(old)) => assert_eq!(old.0, 1),
+            _ => panic!("the arena put must displace the heap node's value"),
+        }
+        assert!(matches!(chan.peek().kind(), Kind::Arena(_)));
+        assert_eq!(chan.overwritten(), 1);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        drop(chan);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn receiver_drop_sweeps_a_heap_node_then_refuses() {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
+        let chan = Chan::new();
+        let held = hold_arena(&chan);
+        assert!(matches!(
+            chan.put::<false>(Counted(1, drops.clone())),
+            Put::Sent(None)
+        ));
+        // The held nodes stand for puts in flight; they finish (here: give
+        // their nodes back) before the receiver's drop can sweep.
+        give_back(&chan, held);
+        chan.close_receiver();
+        assert_eq!(drops.load(Ordering::Relaxed), 1, "swept during the drop");
+        assert!(chan.is_receiver_gone());
+        match chan.put::<true>(Counted(2, drops.clone())) {
+            Put::Refused(v) => assert_eq!(v.0, 2),
+            _ => panic!("a put after the receiver's drop must be refused"),
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        drop(chan);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn channel_drop_frees_a_heap_node_left_in_the_slot() {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
+        let chan = Chan::new();
+        let held = hold_arena(&chan);
+        assert!(matches!(
+            chan.put::<false>(Counted(1, drops.clone())),
+            Put::Sent(None)
+        ));
+        give_back(&chan, held);
+        drop(chan);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    }
+}
