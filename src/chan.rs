@@ -76,8 +76,13 @@ impl<T> Sender<T> {
     ///
     /// Wait-free: it never blocks, parks, spins or takes a lock, and
     /// finishes in a bounded number of its own steps whatever other threads
-    /// do. In steady state it allocates nothing. If the receiver is
-    /// blocked, it is woken.
+    /// do. If the receiver is blocked, it is woken.
+    ///
+    /// In steady state it allocates nothing: the channel keeps up to six
+    /// value nodes for reuse. A send allocates only the first time one of
+    /// them is used, or when more than four sends are in progress at once
+    /// (it then uses a heap node for that one value); only then can the
+    /// global allocator's own locking come into play.
     ///
     /// A displaced value is dropped on this thread, inside this call, after
     /// the new value is already in the slot; if its `Drop` panics, the panic
