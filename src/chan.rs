@@ -430,7 +430,7 @@ impl<T> Receiver<T> {
     /// assert!(!rx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.chan.peek().node().is_none()
+        self.chan.peek().value().is_none()
     }
 
     /// Returns `true` if every sender is gone. A last value may still be

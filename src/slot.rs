@@ -8,17 +8,21 @@
 //
 // `slot` (see `state.rs`) is one tagged pointer:
 //
-//   node address | arena index (bits 3-5) | OVERFLOW (bit 2)
+//   node address | SPARE (bit 6) | arena index (bits 3-5) | OVERFLOW (bit 2)
 //                | CLOSED (bit 1) | WAITING (bit 0)
 //
-// (Nodes are 64-byte aligned.) The index says which free bit a node taken
-// out of the word goes back to; OVERFLOW marks a heap node instead.
+// (Nodes are 128-byte aligned.) The index says which free bit a node taken
+// out of the word goes back to; OVERFLOW marks a heap node instead. SPARE
+// marks a node without a value: the receiver's last node, which its `take`
+// leaves in the slot in place of the value it takes out, so that the sender
+// whose swap removes it gives it back to the arena. That keeps the pool
+// word off the receiver's fast path: its cache line stays with the senders.
 //
 // Its values in practice:
 //
-//   EMPTY            null: no value, receiver not waiting
-//   WAITING          no value, the receiver parked (or its task is pending)
-//                    and its waiter sits in `waiter.cell`
+//   EMPTY            null or a spare: no value, receiver not waiting
+//   WAITING          no value (null or a spare), the receiver parked (or its
+//                    task is pending) and its waiter sits in `waiter.cell`
 //   node             a value, in a node owned by the slot, tagged with its
 //                    arena index or OVERFLOW (see below)
 //   CLOSED           every sender gone, no value: receives report Disconnected
@@ -48,10 +52,14 @@
 //   3. release    on a displacement: fetch_add on `pool.word` of the
 //                 displaced node's free bit plus one count unit, Release.
 //                 The value is moved out first and dropped (by `send`) after,
-//                 so no user code runs while a put holds a node.
+//                 so no user code runs while a put holds a node. If the swap
+//                 took out the receiver's spare instead, the same fetch_add
+//                 without the count.
 //
-// Sending into an empty slot is 1 and 2; the receiver's take is a swap on
-// `slot` and a release. In steady state nothing is allocated. All RMWs a
+// Sending into an empty slot is 1 and 2 (and 3 if a spare was there); the
+// receiver's take is one swap on `slot` (AcqRel: it also hands its previous
+// node over as the spare) and keeps the node it took in `rx_spare` for its
+// next take. In steady state nothing is allocated. All RMWs a
 // put makes are single instructions with a fixed bound on their number, so
 // a put is wait-free: it never waits on another thread's progress.
 //
@@ -67,7 +75,8 @@
 //   any open word  node            send / replace      swap          AcqRel
 //   EMPTY          WAITING         receiver, to wait   CAS           Release
 //   WAITING        EMPTY           receiver, give up   CAS           Relaxed
-//   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      swap          Acquire
+//   (both keep any spare in the word)
+//   node[|CLOSED]  EMPTY[|CLOSED]  receiver, take      swap          AcqRel
 //                                  (CLOSED stored back: only the receiver
 //                                  is left once it is set)
 //   x              x|CLOSED        last sender drop    fetch_or      AcqRel
@@ -87,6 +96,11 @@
 //   the node: sets its free bit with Release (or frees an overflow node);
 //   the next claimer acquires the bit before writing. The pointer cell
 //   `pool.nodes[i]` belongs to whoever holds bit `i` in the same way.
+// - The receiver keeps the arena node it took last, empty, in `rx_spare`,
+//   and its next `take` swaps it into the word as SPARE (Release). The
+//   sender whose swap removes it (AcqRel) owns it and releases it to the
+//   pool; the receiver's drop releases its own first and, if the sweep finds
+//   its spare still in the word, that one too.
 // - `waiter.cell` belongs to the receiver while the word is not WAITING and
 //   `waiter.free` is true. The receiver writes its waiter, sets `free` to
 //   false, and publishes both with the EMPTY → WAITING CAS. The one RMW that
@@ -124,7 +138,8 @@
 // the word that remains (rule 4). If the old word was WAITING, the closer
 // claimed the waiter and wakes it.
 //
-// Receiver: sets RX_GONE in `pool.word`, then GATE_RX_GONE in the overflow
+// Receiver: gives its `rx_spare` back, sets RX_GONE in `pool.word`, then
+// GATE_RX_GONE in the overflow
 // gate, then waits until (a) no overflow put is in the gate and (b) every
 // arena node is free or in the slot (`admitted_puts_done` argues why that
 // cannot be true while an admitted arena put has not swapped), then sweeps
@@ -142,10 +157,10 @@ use crate::sync::{
 };
 use crate::wait::Waiter;
 
-/// Heap cell for one value. Aligned to a cache line, which leaves the slot
-/// word's six tag bits free (`state::NODE_ALIGN`) and keeps a value of up to
-/// 64 bytes on one line.
-#[repr(align(64))]
+/// Heap cell for one value. Aligned to 128 bytes, which leaves the slot
+/// word's seven tag bits free (`state::NODE_ALIGN`) and keeps a value of up
+/// to 64 bytes on one cache line.
+#[repr(align(128))]
 pub(crate) struct Node<T> {
     /// Initialized exactly while the node is in the slot or in the hands of
     /// a sender between writing the value and publishing, or of a thread
@@ -228,6 +243,10 @@ pub(crate) struct Chan<T> {
     handles: CachePadded<Handles>,
     /// Written by the receiver when it waits and by a claiming sender.
     waiter: CachePadded<WaiterSlot>,
+    /// The receiver's last node, empty, with its kind (always an arena
+    /// node): left in the slot as a spare by the next `take`. Only the
+    /// receiver touches it (`Receiver` is not `Sync`).
+    rx_spare: UnsafeCell<Option<(NonNull<Node<T>>, Kind)>>,
 }
 
 struct Handles {
@@ -295,6 +314,7 @@ impl<T> Chan<T> {
                 cell: UnsafeCell::new(None),
                 free: AtomicBool::new(true),
             }),
+            rx_spare: UnsafeCell::new(None),
         }
     }
 
@@ -453,6 +473,7 @@ impl<T> Chan<T> {
                 return;
             }
         };
+        debug_assert!(index < ARENA, "arena index {index} out of range");
         // The bit is clear while we hold the node, so adding it sets it; the
         // count is the top field, so its carry leaves the word.
         // ORDERING: Release: our move out of the node happens before the
@@ -551,7 +572,7 @@ impl<T> Chan<T> {
     /// What a put does with the word its publish swapped out.
     #[inline]
     fn displaced<const KEEP: bool>(&self, old: Word<Node<T>>) -> Put<T> {
-        if let Some(node) = old.node() {
+        if let Some(node) = old.value() {
             if !KEEP && !std::mem::needs_drop::<T>() {
                 // The value has no drop glue: abandoning its bytes in the
                 // node is dropping it, and spares a copy out.
@@ -566,6 +587,12 @@ impl<T> Chan<T> {
             // `send`) only after that, so user code never runs while we hold
             // a node.
             return Put::Sent(Some(unsafe { self.unload(node, old.kind(), COUNT_UNIT) }));
+        }
+        if let Some(spare) = old.spare() {
+            // SAFETY: our AcqRel swap took the receiver's spare out of the
+            // slot, so it is ours, and the receiver's Release `take` made its
+            // move out of it visible; it is empty and an arena node.
+            unsafe { self.release(spare, old.kind(), 0) };
         }
         if old.is_waiting() {
             self.wake_claimed();
@@ -625,7 +652,7 @@ impl<T> Chan<T> {
     #[inline]
     pub(crate) fn try_take(&self) -> Take<T> {
         let seen = self.core.slot.peek();
-        if seen.node().is_none() {
+        if seen.value().is_none() {
             return if seen.is_closed() {
                 Take::Closed
             } else {
@@ -634,13 +661,27 @@ impl<T> Chan<T> {
         }
         // Only the receiver removes nodes, so the slot still holds one
         // (possibly a newer one).
-        let taken = self.core.slot.take();
-        match taken.node() {
-            // SAFETY: our Acquire `take` removed `node` from the slot, so it
-            // is ours, and it synchronized with the publish of its value.
-            Some(node) => Take::Value(unsafe { self.unload(node, taken.kind(), 0) }),
-            None => unreachable!("the slot lost a node that only the receiver removes"),
+        let spare = self.rx_spare.with_mut(|cell| {
+            // SAFETY: only the receiver touches this cell.
+            unsafe { (*cell).take() }
+        });
+        let taken = self.core.slot.take(spare);
+        let Some(node) = taken.value() else {
+            unreachable!("the slot lost a value that only the receiver removes")
+        };
+        // SAFETY: our `take` removed `node` from the slot, so it is ours, and
+        // it synchronized with the publish of its value.
+        let value = unsafe { Self::read(node) };
+        match taken.kind() {
+            // Keep the arena node, now empty, to leave in the slot next time.
+            kind @ Kind::Arena(_) => self.rx_spare.with_mut(|cell| {
+                // SAFETY: only the receiver touches this cell.
+                unsafe { *cell = Some((node, kind)) }
+            }),
+            // SAFETY: ours and just emptied.
+            Kind::Overflow => unsafe { self.release(node, Kind::Overflow, 0) },
         }
+        Take::Value(value)
     }
 
     /// Snapshot of the slot word.
@@ -674,7 +715,9 @@ impl<T> Chan<T> {
         // ORDERING: Relaxed: published by the Release CAS in `register`; only
         // the receiver reads this flag, the claimer only stores `true`.
         self.waiter.free.store(false, Ordering::Relaxed);
-        if self.core.slot.register().is_ok() {
+        let seen = self.core.slot.peek();
+        let registrable = seen.value().is_none() && !seen.is_closed() && !seen.is_waiting();
+        if registrable && self.core.slot.register(seen).is_ok() {
             return Ok(());
         }
         self.clear_own_cell();
@@ -716,6 +759,14 @@ impl<T> Chan<T> {
     /// The receiver's drop: refuse new puts, wait for the puts already
     /// admitted to finish their slot swap, sweep the slot.
     pub(crate) fn close_receiver(&self) {
+        // Our own spare goes back first, so the count below sees it free.
+        if let Some((node, kind)) = self.rx_spare.with_mut(|cell| {
+            // SAFETY: only the receiver touches this cell.
+            unsafe { (*cell).take() }
+        }) {
+            // SAFETY: the receiver's spare is ours, empty, an arena node.
+            unsafe { self.release(node, kind, 0) };
+        }
         // ORDERING: Relaxed: claims are ordered against this by the pool
         // word's modification order; what we then wait on is read with
         // Acquire below.
@@ -738,7 +789,11 @@ impl<T> Chan<T> {
         // leaked; sweeping takes that registration back, and the waiter left
         // in the cell is dropped with the channel.
         let swept = self.core.slot.sweep();
-        if let Some(node) = swept.node() {
+        if let Some(spare) = swept.spare() {
+            // SAFETY: the spare we left is ours again, empty, an arena node.
+            unsafe { self.release(spare, swept.kind(), 0) };
+        }
+        if let Some(node) = swept.value() {
             // SAFETY: our Acquire swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
             let value = unsafe { self.unload(node, swept.kind(), 0) };
@@ -790,12 +845,12 @@ impl<T> Drop for Chan<T> {
         // Move the last value out first, then free every node, then drop the
         // value: if its `Drop` panics, nothing is left to leak.
         let word = self.core.slot.get_mut();
-        let last = word.node().map(|node| {
+        let last = word.value().map(|node| {
             // SAFETY: `&mut self`: every handle is gone, so the node is ours;
             // the last `Arc` drop synchronized with every earlier access.
             unsafe { Self::read(node) }
         });
-        if let Some(node) = word.node().filter(|_| word.kind() == Kind::Overflow) {
+        if let Some(node) = word.value().filter(|_| word.kind() == Kind::Overflow) {
             // SAFETY: emptied above; overflow nodes come from `alloc` and
             // are not in the arena.
             unsafe { Self::free(node) };
@@ -929,6 +984,34 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 2);
         drop(chan);
         assert_eq!(drops.load(Ordering::Relaxed), 2);
+    }
+
+    fn free_nodes<T>(chan: &Chan<T>) -> u32 {
+        (chan.core.pool.word.load(Ordering::Relaxed) & FREE_MASK).count_ones()
+    }
+
+    #[test]
+    fn receiver_hands_its_last_node_back_through_the_slot() {
+        let chan = Chan::<u64>::new();
+        assert!(matches!(chan.put::<true>(1), Put::Sent(None)));
+        assert!(matches!(chan.try_take(), Take::Value(1)));
+        // The node the receiver took is its spare; the slot has no value.
+        assert_eq!(free_nodes(&chan), ARENA as u32 - 1);
+        assert!(chan.peek().value().is_none() && chan.peek().spare().is_none());
+        assert!(matches!(chan.put::<true>(2), Put::Sent(None)));
+        assert!(matches!(chan.try_take(), Take::Value(2)));
+        // Its first node now sits in the slot as a spare, its second in its
+        // hands: two nodes out of the pool, no value anywhere.
+        assert!(chan.peek().spare().is_some());
+        assert_eq!(free_nodes(&chan), ARENA as u32 - 2);
+        assert!(matches!(chan.try_take(), Take::Empty));
+        // A put that swaps the spare out gives it back (and counts nothing).
+        assert!(matches!(chan.put::<true>(3), Put::Sent(None)));
+        assert_eq!(free_nodes(&chan), ARENA as u32 - 2);
+        assert_eq!(chan.overwritten(), 0);
+        // The receiver's drop gives back its own node and the slot's.
+        chan.close_receiver();
+        assert_eq!(free_nodes(&chan), ARENA as u32);
     }
 
     #[test]

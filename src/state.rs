@@ -35,9 +35,15 @@ const INDEX_SHIFT: usize = 3;
 /// Arena indices must fit in the three index bits.
 pub(crate) const MAX_ARENA: usize = 8;
 
-/// The tag bits. Nodes are aligned to 64 bytes (`NODE_ALIGN`), so a node's
+/// The node in the word holds no value: it is the receiver's last node,
+/// handed back empty by its `take` so that the sender that swaps it out
+/// returns it to the arena (and the receiver never writes the pool word on
+/// its fast path). Always an arena node.
+const SPARE: usize = 0b100_0000;
+
+/// The tag bits. Nodes are aligned to 128 bytes (`NODE_ALIGN`), so a node's
 /// address never has them set.
-const TAG_MASK: usize = 0b11_1111;
+const TAG_MASK: usize = 0b111_1111;
 
 /// The alignment every node must have for the tags to fit.
 pub(crate) const NODE_ALIGN: usize = TAG_MASK + 1;
@@ -75,10 +81,30 @@ impl<N> Clone for Word<N> {
 impl<N> Copy for Word<N> {}
 
 impl<N> Word<N> {
-    /// The value node, if the word holds one.
+    /// The node in the word, holding a value or `SPARE`.
     #[inline]
     pub(crate) fn node(self) -> Option<NonNull<N>> {
         NonNull::new(self.0.map_addr(|a| a & !TAG_MASK))
+    }
+
+    /// The node holding a value, if the word has one.
+    #[inline]
+    pub(crate) fn value(self) -> Option<NonNull<N>> {
+        if self.tags() & SPARE != 0 {
+            None
+        } else {
+            self.node()
+        }
+    }
+
+    /// The receiver's empty node handed back, if the word has one.
+    #[inline]
+    pub(crate) fn spare(self) -> Option<NonNull<N>> {
+        if self.tags() & SPARE != 0 {
+            self.node()
+        } else {
+            None
+        }
     }
 
     #[inline]
@@ -86,10 +112,11 @@ impl<N> Word<N> {
         self.0.addr() & TAG_MASK
     }
 
-    /// Exactly `WAITING`: empty, receiver registered, nobody claimed it yet.
+    /// No value, `WAITING` without `CLOSED` (a spare may be there): the
+    /// receiver registered and nobody claimed it yet.
     #[inline]
     pub(crate) fn is_waiting(self) -> bool {
-        self.0.addr() == WAITING
+        self.tags() & (WAITING | CLOSED) == WAITING && self.value().is_none()
     }
 
     #[inline]
@@ -104,15 +131,9 @@ impl<N> Word<N> {
         if tags & OVERFLOW != 0 {
             Kind::Overflow
         } else {
-            Kind::Arena(tags >> INDEX_SHIFT)
+            Kind::Arena((tags >> INDEX_SHIFT) & (MAX_ARENA - 1))
         }
     }
-}
-
-/// A tag-only word (no node).
-#[inline]
-fn tag<N>(bits: usize) -> *mut N {
-    ptr::without_provenance_mut(bits)
 }
 
 /// The slot word. Its methods are the protocol's transitions.
@@ -160,39 +181,51 @@ impl<N> SlotWord<N> {
         Word(self.0.fetch_or(CLOSED, Ordering::AcqRel))
     }
 
-    /// Receiver: takes the node out (with its kind), keeping
-    /// `CLOSED`, clearing the rest. Called only when the word holds a node
+    /// Receiver: takes the value node out (with its kind), leaving `spare`
+    /// (the receiver's last node, empty, tagged `SPARE`) or nothing in its
+    /// place, and keeping `CLOSED`. Called only when the word holds a value
     /// (so not `WAITING`).
     ///
-    /// A swap rather than `fetch_and(CLOSED)`: on x86 a `fetch_and` whose
-    /// result is used is a compare-exchange loop, a swap is one instruction.
+    /// A swap rather than a `fetch_and`: on x86 a `fetch_and` whose result
+    /// is used is a compare-exchange loop, a swap is one instruction.
     /// Clearing `CLOSED` for a moment is safe: it is set only once every
     /// sender is gone, and then the receiver (this thread) is the only one
     /// left that reads or writes the word, so it puts the bit back before
     /// anyone can look.
     #[inline]
-    pub(crate) fn take(&self) -> Word<N> {
-        // ORDERING: Acquire: pairs with the Release of the `publish` that
-        // put the node here, so its value is visible before we read it (and
-        // with the closing `fetch_or`, when CLOSED comes back with it).
-        // Nothing the receiver wrote before is published through this word
-        // (the node goes back through the pool word, which releases).
-        let old = Word(self.0.swap(ptr::null_mut(), Ordering::Acquire));
+    pub(crate) fn take(&self, spare: Option<(NonNull<N>, Kind)>) -> Word<N> {
+        let new = match spare {
+            Some((node, kind)) => {
+                debug_assert!(matches!(kind, Kind::Arena(_)));
+                node.as_ptr().map_addr(|a| a | kind.bits() | SPARE)
+            }
+            None => ptr::null_mut(),
+        };
+        // ORDERING: AcqRel. Acquire: pairs with the Release of the `publish`
+        // that put the value node here, so its value is visible before we
+        // read it (and with the closing `fetch_or`, when CLOSED comes back
+        // with it). Release: the spare we leave goes to whichever sender
+        // swaps it out, and our earlier move out of it must happen before
+        // that sender returns it to the arena and the next claimer writes it.
+        let old = Word(self.0.swap(new, Ordering::AcqRel));
         if old.is_closed() {
             // ORDERING: Relaxed: only this thread reads the word from now on.
-            self.0.store(tag(CLOSED), Ordering::Relaxed);
+            self.0
+                .store(new.map_addr(|a| a | CLOSED), Ordering::Relaxed);
         }
         old
     }
 
-    /// Receiver: `EMPTY` → `WAITING`. Fails (returning the word) if a
-    /// value is there or the channel is closed.
+    /// Receiver: no value → the same word plus `WAITING`. `seen` is the
+    /// word the receiver just read, with no value, `CLOSED` or `WAITING`.
+    /// Fails (returning the word) if a sender or the close changed it.
     #[inline]
-    pub(crate) fn register(&self) -> Result<(), Word<N>> {
+    pub(crate) fn register(&self, seen: Word<N>) -> Result<(), Word<N>> {
+        debug_assert!(seen.value().is_none() && seen.tags() & (WAITING | CLOSED) == 0);
         self.0
             .compare_exchange(
-                ptr::null_mut(),
-                tag(WAITING),
+                seen.0,
+                seen.0.map_addr(|a| a | WAITING),
                 // ORDERING: Release: publishes the waiter we just wrote into
                 // the waiter cell to the sender that claims it (it acquires in
                 // `publish` / `close`).
@@ -205,14 +238,21 @@ impl<N> SlotWord<N> {
             .map_err(Word)
     }
 
-    /// Receiver: `WAITING` → `EMPTY`. Returns `false` if a sender (or the
-    /// closing drop) claimed the waiter first.
+    /// Receiver: removes `WAITING` again (any spare stays). Returns `false`
+    /// if a sender (or the closing drop) claimed the waiter first.
     #[inline]
     pub(crate) fn unregister(&self) -> bool {
+        // ORDERING: Relaxed: only the receiver adds WAITING, and a sender
+        // that removes it swaps the whole word, so a word that still shows
+        // WAITING is the one our CAS expects; the CAS decides.
+        let seen = Word(self.0.load(Ordering::Relaxed));
+        if !seen.is_waiting() {
+            return false;
+        }
         self.0
             .compare_exchange(
-                tag(WAITING),
-                ptr::null_mut(),
+                seen.0,
+                seen.0.map_addr(|a| a & !WAITING),
                 // ORDERING: Relaxed: on success the waiter cell was never
                 // handed to anyone (the word still said WAITING), so it is
                 // still ours with nothing to synchronize.
@@ -224,13 +264,15 @@ impl<N> SlotWord<N> {
             .is_ok()
     }
 
-    /// Receiver drop: takes out whatever the word holds, leaving it empty.
+    /// Receiver drop: takes out whatever the word holds (a value or a
+    /// spare), leaving it empty.
     /// No sender publishes afterwards (the pool word and the overflow gate in
     /// `slot.rs` see to it).
     #[inline]
     pub(crate) fn sweep(&self) -> Word<N> {
         // ORDERING: Acquire: we read (and drop) the value of the node we
-        // take out, published by a sender's Release swap.
+        // take out, published by a sender's Release swap. A spare we take
+        // back is our own.
         Word(self.0.swap(ptr::null_mut(), Ordering::Acquire))
     }
 

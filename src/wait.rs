@@ -85,7 +85,7 @@ fn spin_then_yield<T>(
             sync::spin_loop();
         }
         let word = chan.peek();
-        if word.node().is_some() || word.is_closed() {
+        if word.value().is_some() || word.is_closed() {
             return finished(chan.try_take());
         }
     }
