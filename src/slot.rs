@@ -1006,8 +1006,11 @@ mod tests {
         assert_eq!(free_nodes(&chan), ARENA as u32 - 2);
         assert!(matches!(chan.try_take(), Take::Empty));
         // A put that swaps the spare out gives it back (and counts nothing).
+        // With the checkers' two-node arena, that put found no free node and
+        // used a heap node, so its own node is not an arena one.
         assert!(matches!(chan.put::<true>(3), Put::Sent(None)));
-        assert_eq!(free_nodes(&chan), ARENA as u32 - 2);
+        let expected_free = if ARENA > 2 { ARENA - 2 } else { ARENA - 1 };
+        assert_eq!(free_nodes(&chan), expected_free as u32);
         assert_eq!(chan.overwritten(), 0);
         // The receiver's drop gives back its own node and the slot's.
         chan.close_receiver();
