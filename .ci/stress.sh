@@ -5,7 +5,7 @@
 # `timeout` so a lost wake-up fails the step instead of hanging it.
 #
 # It runs twice: with the real arena size, and with `--cfg
-# conflate_small_arena` (two arena nodes), where racing producers take the
+# conflate_small_arena` (three arena nodes), where racing producers take the
 # heap overflow path thousands of times (see `ARENA` in src/slot.rs).
 #
 # STRESS_TIMEOUT (seconds, default 300 per run) overrides the bound.

@@ -5,7 +5,7 @@
 # A separate target directory keeps these artifacts away from normal builds.
 #
 # It runs twice: with the real arena size, and with `--cfg
-# conflate_small_arena` (two arena nodes), where two racing threads already
+# conflate_small_arena` (three arena nodes), where a few racing threads already
 # take the heap overflow path (see `ARENA` in src/slot.rs).
 #
 # Any ThreadSanitizer report fails the step: `halt_on_error=1` makes the test
