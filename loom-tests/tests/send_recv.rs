@@ -208,3 +208,34 @@ fn recv_loop_follows_three_sends() {
         log.assert_each_dropped_once();
     });
 }
+
+/// The receiver's used node comes back to the senders through the slot
+/// (tagged as a spare) and is written again: the receiver's read of the old
+/// value must happen before that write. With loom's two-node arena the
+/// set-up below makes the third concurrent send write into the node whose
+/// value the receiver's first concurrent `try_recv` read.
+#[test]
+fn handed_back_node_is_written_only_after_the_receivers_read() {
+    loom::model(|| {
+        let (tx, rx) = conflate::channel::<u64>();
+        // Sequential set-up: the receiver holds node A, node B has value 1.
+        tx.send(0).unwrap();
+        assert_eq!(rx.try_recv(), Ok(0));
+        tx.send(1).unwrap();
+        let t = thread::spawn(move || {
+            for v in 2..5 {
+                tx.send(v).unwrap();
+            }
+        });
+        let mut last = 0;
+        for _ in 0..2 {
+            if let Ok(v) = rx.try_recv() {
+                assert!(v > last, "values arrive in order");
+                last = v;
+            }
+        }
+        t.join().unwrap();
+        let rest = rx.try_recv().ok();
+        assert!(last == 4 || rest == Some(4), "the last value is delivered");
+    });
+}
