@@ -911,7 +911,23 @@ mod tests {
 
     /// Gives the held (never filled) nodes back.
     fn give_back<T>(chan: &Chan<T>, held: u64) {
+        // ORDERING: Relaxed: single-threaded test; nothing was written.
         chan.core.pool.word.fetch_or(held, Ordering::Relaxed);
+    }
+
+    /// A channel whose slot holds value 1 (counted in the returned counter)
+    /// in a heap node, with the whole arena free again.
+    fn heap_value_in_slot() -> (Chan<Counted>, StdArc<StdAtomicUsize>) {
+        let drops = StdArc::new(StdAtomicUsize::new(0));
+        let chan = Chan::new();
+        let held = hold_arena(&chan);
+        assert!(matches!(
+            chan.put::<false>(Counted(1, drops.clone())),
+            Put::Sent(None)
+        ));
+        assert_eq!(chan.peek().kind(), Kind::Overflow);
+        give_back(&chan, held);
+        (chan, drops)
     }
 
     #[test]
@@ -949,14 +965,7 @@ mod tests {
 
     #[test]
     fn heap_node_displaced_by_an_arena_node_is_freed() {
-        let drops = StdArc::new(StdAtomicUsize::new(0));
-        let chan = Chan::new();
-        let held = hold_arena(&chan);
-        assert!(matches!(
-            chan.put::<false>(Counted(1, drops.clone())),
-            Put::Sent(None)
-        ));
-        give_back(&chan, held);
+        let (chan, drops) = heap_value_in_slot();
         match chan.put::<false>(Counted(2, drops.clone())) {
             Put::Sent(Some(old)) => assert_eq!(old.0, 1),
             _ => panic!("the arena put must displace the heap node's value"),
@@ -970,16 +979,9 @@ mod tests {
 
     #[test]
     fn receiver_drop_sweeps_a_heap_node_then_refuses() {
-        let drops = StdArc::new(StdAtomicUsize::new(0));
-        let chan = Chan::new();
-        let held = hold_arena(&chan);
-        assert!(matches!(
-            chan.put::<false>(Counted(1, drops.clone())),
-            Put::Sent(None)
-        ));
-        // The held nodes stand for puts in flight; they finish (here: give
-        // their nodes back) before the receiver's drop can sweep.
-        give_back(&chan, held);
+        // The held nodes stood for puts in flight; they finished (gave their
+        // nodes back) before the receiver's drop, which would wait for them.
+        let (chan, drops) = heap_value_in_slot();
         chan.close_receiver();
         assert_eq!(drops.load(Ordering::Relaxed), 1, "swept during the drop");
         assert!(chan.is_receiver_gone());
@@ -1025,14 +1027,7 @@ mod tests {
 
     #[test]
     fn channel_drop_frees_a_heap_node_left_in_the_slot() {
-        let drops = StdArc::new(StdAtomicUsize::new(0));
-        let chan = Chan::new();
-        let held = hold_arena(&chan);
-        assert!(matches!(
-            chan.put::<false>(Counted(1, drops.clone())),
-            Put::Sent(None)
-        ));
-        give_back(&chan, held);
+        let (chan, drops) = heap_value_in_slot();
         drop(chan);
         assert_eq!(drops.load(Ordering::Relaxed), 1);
     }
