@@ -14,7 +14,7 @@ pub(crate) use std::thread::{Thread, current, park};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::thread::{Thread, current, park};
 
@@ -61,6 +61,23 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
         loom::thread::yield_now();
         true
     }
+}
+
+/// The fence of a Dekker pair: placed between a thread's `SeqCst` write of
+/// one atomic and its `SeqCst` read of another, where two threads each write
+/// one and read the other and at least one must see the other's write.
+///
+/// Under std this is nothing: `SeqCst` accesses are in one total order with
+/// each other (C++20 [atomics.order]), which already gives the guarantee,
+/// and on x86 the write is a locked instruction that orders the read by
+/// itself, so a fence instruction would only cost time. Loom models
+/// `SeqCst` accesses as `AcqRel` (loom issue #180) but models `SeqCst`
+/// fences, so under loom the fence stands in for the accesses' own order;
+/// the code loom checks is otherwise the same.
+#[inline]
+pub(crate) fn dekker_fence() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
 }
 
 /// A zero-sized stand-in for loom's allocation tracker: under loom, every
