@@ -436,10 +436,14 @@ impl<T> Chan<T> {
                 for i in 0..size_of::<T>() / 8 {
                     // SAFETY: `T` is a whole number of 8-byte words and at
                     // least 8-aligned (`copies_by_words`), so word `i` is in
-                    // bounds and aligned in both; `MaybeUninit<u64>` copies
-                    // padding and pointer provenance as they are; the node is
+                    // bounds and aligned; `MaybeUninit<u64>` copies padding
+                    // and pointer provenance as they are.
+                    let word = unsafe { src.add(i).read() };
+                    // SAFETY: as above for the bounds; the node is
                     // exclusively ours, per the caller's contract.
-                    unsafe { dst.add(i).write_volatile(src.add(i).read()) };
+                    let to = unsafe { dst.add(i) };
+                    // SAFETY: as above.
+                    unsafe { to.write_volatile(word) };
                 }
             } else {
                 // SAFETY: exclusive access, per the caller's contract.
@@ -851,7 +855,7 @@ impl<T> Chan<T> {
 /// 8-aligned.
 const fn copies_by_words<T>() -> bool {
     let size = size_of::<T>();
-    size > 16 && size <= 256 && size % 8 == 0 && align_of::<T>() >= 8
+    size > 16 && size <= 256 && size.is_multiple_of(8) && align_of::<T>() >= 8
 }
 
 /// The receiver's only busy wait: for a sender to finish a few of its own
