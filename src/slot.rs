@@ -438,11 +438,13 @@ impl<T> Chan<T> {
                     // least 8-aligned (`copies_by_words`), so word `i` is in
                     // bounds and aligned; `MaybeUninit<u64>` copies padding
                     // and pointer provenance as they are.
-                    let word = unsafe { src.add(i).read() };
-                    // SAFETY: as above for the bounds; the node is
-                    // exclusively ours, per the caller's contract.
-                    let to = unsafe { dst.add(i) };
+                    let from = unsafe { src.add(i) };
                     // SAFETY: as above.
+                    let word = unsafe { from.read() };
+                    // SAFETY: as above, for the node's cell.
+                    let to = unsafe { dst.add(i) };
+                    // SAFETY: as above; the node is exclusively ours, per
+                    // the caller's contract.
                     unsafe { to.write_volatile(word) };
                 }
             } else {
