@@ -93,13 +93,13 @@
 //! # Implementation
 //!
 //! The slot is one tagged pointer to a node. Nodes come from a small arena
-//! whose free bits share one word with the overwrite counter and the
-//! "receiver gone" flag, so steady state allocates nothing and an
-//! overwriting `send` is three atomic read-modify-writes, each a single
-//! instruction: claim a node, swap it into the slot, give the displaced
-//! node back while counting it. The protocol (states, transitions and
-//! their memory orderings) is described in `src/slot.rs`, and is
-//! model-checked with loom against the code itself.
+//! with one flag per node, so steady state allocates nothing and a `send`
+//! is two atomic read-modify-writes, each a single instruction: claim a
+//! node (a compare-exchange on its flag) and swap it into the slot. The
+//! displaced node goes back, and is counted, with plain stores, since only
+//! its holder writes its flag and its count. The protocol (states,
+//! transitions and their memory orderings) is described in `src/slot.rs`,
+//! and is model-checked with loom against the code itself.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,4 +1,4 @@
-//! The shared block: the slot word, the node arena and its pool word, the
+//! The shared block: the slot word, the node arena with its flags, the
 //! sender count and the receiver's waiter cell, and the protocol that ties
 //! them together.
 
@@ -11,12 +11,12 @@
 //   node address | SPARE (bit 6) | arena index (bits 3-5) | OVERFLOW (bit 2)
 //                | CLOSED (bit 1) | WAITING (bit 0)
 //
-// (Nodes are 128-byte aligned.) The index says which free bit a node taken
+// (Nodes are 128-byte aligned.) The index says which arena flag a node taken
 // out of the word goes back to; OVERFLOW marks a heap node instead. SPARE
 // marks a node without a value: the receiver's last node, which its `take`
 // leaves in the slot in place of the value it takes out, so that the sender
-// whose swap removes it gives it back to the arena. That keeps the pool
-// word off the receiver's fast path: its cache line stays with the senders.
+// whose swap removes it gives it back to the arena. That keeps the arena
+// off the receiver's fast path: its cache line stays with the senders.
 //
 // Its values in practice:
 //
@@ -29,45 +29,65 @@
 //   node|CLOSED      every sender gone, a last value still to deliver
 //   WAITING|CLOSED   the last sender's drop claimed the waiter; no value
 //
-// `pool.word` is one `u64`:
+// `pool` (one cache-padded block) holds, per arena node `i`:
 //
-//   displacement count (bits ARENA+1..64) | RX_GONE (bit ARENA) | free bits
+//   held[i]     bool: node `i` is taken (by a put, the slot, the receiver)
+//   nodes[i]    the node's address, allocated by the first put that takes it
+//   counts[i]   displacements of values that sat in node `i`
 //
-// Free bit `i` set means arena node `i` (`pool.nodes[i]`, allocated the
-// first time bit `i` is claimed) is free. RX_GONE means the receiver is
-// dropping or gone. The count is what `overwritten()` reports.
+// and `rx_gone`, set once when the receiver's drop begins. `held[i]` is set
+// by a claim's compare-exchange and cleared by the node's holder with a
+// plain Release store: a store, not an RMW, because nobody else writes a
+// flag that is set. `counts[i]` is written the same way, by the holder only,
+// so bumping it is a load and a store. `overwritten()` sums the counts (and
+// `handles.overflow_count`, for heap nodes).
 //
 // `handles.senders` counts live `Sender`s. `handles.overflow` is the gate of
-// overflow puts: GATE_RX_GONE and the number of overflow puts in progress.
+// overflow puts: how many are between their entry and their swap.
 // `waiter.cell` holds the receiver's `Waiter`; `waiter.free` says no sender
 // is still reading it.
 //
-// ## A put (send / replace), and what each RMW is for
+// ## A put (send / replace), and what each step is for
 //
-//   1. claim      compare-exchange on `pool.word` clearing one free bit
-//                 (at most ARENA single attempts), Acquire. Gives the put a
-//                 node of its own, and is also its gate entry: a claim that
-//                 sees RX_GONE refuses the put with its value.
+//   1. claim      a compare-exchange false → true on the first `held[i]` a
+//                 plain load shows clear (at most ARENA attempts), SeqCst;
+//                 then a SeqCst load of `rx_gone`. Gives the put a node of
+//                 its own, and is also its gate entry: a claim that then
+//                 sees `rx_gone` gives the node back and refuses the put.
 //   2. publish    swap on `slot`, AcqRel. The linearization point.
-//   3. release    on a displacement: fetch_add on `pool.word` of the
-//                 displaced node's free bit plus one count unit, Release.
-//                 The value is moved out first and dropped (by `send`) after,
-//                 so no user code runs while a put holds a node. If the swap
-//                 took out the receiver's spare instead, the same fetch_add
-//                 without the count.
+//   3. release    on a displacement: `counts[i] += 1` by load and store,
+//                 then `held[i] = false`, Release. The value is moved out
+//                 first (only if it needs dropping or `replace` returns it)
+//                 and dropped by `send` after, so no user code runs while a
+//                 put holds a node. If the swap took out the receiver's
+//                 spare instead, the same without the count.
 //
-// Sending into an empty slot is 1 and 2 (and 3 if a spare was there); the
-// receiver's take is one swap on `slot` (AcqRel: it also hands its previous
-// node over as the spare) and keeps the node it took in `rx_spare` for its
-// next take. In steady state nothing is allocated. All RMWs a
-// put makes are single instructions with a fixed bound on their number, so
-// a put is wait-free: it never waits on another thread's progress.
+// So a put makes two locked RMWs, the claim and the swap, whatever it
+// displaces. The receiver's take is one swap on `slot` (AcqRel: it also
+// hands its previous node over as the spare) and keeps the node it took in
+// `rx_spare` for its next take. In steady state nothing is allocated. Every
+// RMW a put makes is a single instruction and their number is bounded, so a
+// put is wait-free: it never waits on another thread's progress.
+//
+// ## The receiver's gate: a Dekker pair
+//
+// The claim writes `held[i]` then reads `rx_gone`; the receiver's drop
+// writes `rx_gone` then reads every `held[i]`. All four are SeqCst, so they
+// fall in one total order, and at least one side sees the other's write:
+// the put refuses, or the receiver sees the node held and waits for the
+// put's swap. Both can happen (the put refuses and the receiver waits until
+// it gives the node back). On x86 the claim's compare-exchange is a locked
+// instruction, which already orders the load after it, so the pair costs
+// the send path one plain load. Loom treats SeqCst accesses as AcqRel and
+// would report the pair broken, so under loom a SeqCst fence sits on each
+// side (`sync::dekker_fence`); without those fences loom does find the
+// lost put (checked by removing them).
 //
 // If all arena nodes are taken (more puts in flight than ARENA - 2), the put
-// uses a heap node tagged OVERFLOW instead: it confirms with an RMW on
-// `pool.word` that RX_GONE was not set, enters `handles.overflow` with a
-// fetch_add (refused if GATE_RX_GONE), swaps, leaves with a Release
-// fetch_sub. Whoever takes an OVERFLOW node out of the slot frees it.
+// uses a heap node tagged OVERFLOW instead: it enters `handles.overflow`
+// with a SeqCst fetch_add, reads `rx_gone` (the same Dekker pair), swaps,
+// leaves with a Release fetch_sub. Whoever takes an OVERFLOW node out of
+// the slot frees it and counts a displacement in `handles.overflow_count`.
 //
 // ## Transitions of `slot` (who, which RMW, ordering: reasons in `state.rs`)
 //
@@ -89,17 +109,18 @@
 // ## Who may touch what
 //
 // - A node's value cell belongs to whoever holds the node: the sender that
-//   claimed its free bit (or allocated an overflow node) until its
-//   `publish`; the slot after that; then the one thread whose RMW on `slot`
-//   returned it (the receiver's `take`, a displacing sender, or the
-//   receiver's drop's sweep). The holder moves the value out and releases
-//   the node: sets its free bit with Release (or frees an overflow node);
-//   the next claimer acquires the bit before writing. The pointer cell
-//   `pool.nodes[i]` belongs to whoever holds bit `i` in the same way.
+//   claimed its flag (or allocated an overflow node) until its `publish`;
+//   the slot after that; then the one thread whose RMW on `slot` returned
+//   it (the receiver's `take`, a displacing sender, or the receiver's drop's
+//   sweep). The holder moves the value out and releases the node: clears
+//   its flag with Release (or frees an overflow node); the next claimer
+//   acquires the flag before writing. The pointer cell `pool.nodes[i]` and
+//   the count `pool.counts[i]` belong to whoever holds node `i` the same
+//   way.
 // - The receiver keeps the arena node it took last, empty, in `rx_spare`,
 //   and its next `take` swaps it into the word as SPARE (Release). The
 //   sender whose swap removes it (AcqRel) owns it and releases it to the
-//   pool; the receiver's drop releases its own first and, if the sweep finds
+//   arena; the receiver's drop releases its own first and, if the sweep finds
 //   its spare still in the word, that one too.
 // - `waiter.cell` belongs to the receiver while the word is not WAITING and
 //   `waiter.free` is true. The receiver writes its waiter, sets `free` to
@@ -116,17 +137,17 @@
 //
 // ## Linearization points (API.md rule 9)
 //
-// - send / replace: the slot swap; a refused one, the RMW (or the load of
-//   the RMW's result) that saw RX_GONE.
+// - send / replace: the slot swap; a refused one, its load that saw
+//   `rx_gone`.
 // - try_recv and the receive that returns a value: the `take` swap, or,
 //   for Empty / Disconnected, the load that saw no node.
 // - A blocking receive that returns a value: its `take`.
-// - Receiver drop: its `fetch_or(RX_GONE)` on `pool.word`. A put whose claim
-//   (or, for an overflow put, whose confirming RMW) came before it in that
-//   word's order is admitted, and its call was already running then: the
-//   receiver waits until every admitted put has swapped, so all of them can
-//   be ordered before the drop in their swap order, and their values are
-//   displaced or swept. Every later put is refused.
+// - Receiver drop: its store of `rx_gone`. A put whose `rx_gone` load came
+//   before that store in the SeqCst order is admitted, and its call was
+//   already running then: the receiver waits until every admitted put has
+//   swapped, so all of them can be ordered before the drop in their swap
+//   order, and their values are displaced or swept. Every later put is
+//   refused.
 // - Sender drop (last): the fetch_or on `slot`.
 // - overwritten(): trails, as rule 7 allows (the count follows the swap).
 //
@@ -138,9 +159,8 @@
 // the word that remains (rule 4). If the old word was WAITING, the closer
 // claimed the waiter and wakes it.
 //
-// Receiver: gives its `rx_spare` back, sets RX_GONE in `pool.word`, then
-// GATE_RX_GONE in the overflow
-// gate, then waits until (a) no overflow put is in the gate and (b) every
+// Receiver: gives its `rx_spare` back, stores `rx_gone`, then waits until
+// (a) no overflow put is in the gate and (b) every
 // arena node is free or in the slot (`admitted_puts_done` argues why that
 // cannot be true while an admitted arena put has not swapped), then sweeps
 // the slot and drops the value (rule 5). The wait is bounded by those puts'
@@ -172,8 +192,8 @@ pub(crate) struct Node<T> {
 
 const _: () = assert!(std::mem::align_of::<Node<()>>() >= NODE_ALIGN);
 
-/// Arena size: how many nodes a channel keeps for reuse, one bit each in the
-/// pool word. One is in the slot, one may be in the receiver's hands, and
+/// Arena size: how many nodes a channel keeps for reuse, each with its flag
+/// in `Pool::held`. One is in the slot, one may be in the receiver's hands, and
 /// each put in progress holds one, so six cover four concurrent puts before a
 /// put falls back to a heap overflow node.
 ///
@@ -367,8 +387,9 @@ impl<T> Chan<T> {
             // ORDERING: SeqCst: the other read of the Dekker pair.
             if pool.rx_gone.load(Ordering::SeqCst) {
                 // ORDERING: Release: we wrote nothing, but the next claimer
-                // must still happen after the previous holder's move out,
-                // and a plain store ends the release sequence of its store.
+                // must still happen after the previous holder's move out (a
+                // plain store ends the release sequence of its store), and
+                // it must see `rx_gone` as we did, so that it refuses too.
                 held.store(false, Ordering::Release);
                 return Claim::Refused;
             }
@@ -378,11 +399,11 @@ impl<T> Chan<T> {
     }
 
     /// Writes `value` into arena node `index`, which we just claimed,
-    /// allocating the node the first time the bit is used.
+    /// allocating the node the first time its flag is claimed.
     #[inline]
     fn fill_arena(&self, index: usize, value: T) -> NonNull<Node<T>> {
         let node = self.core.pool.nodes[index].with_mut(|cell| {
-            // SAFETY: holding bit `index` makes the pointer cell ours (its
+            // SAFETY: holding node `index` makes the pointer cell ours (its
             // last writer's write happens before our claim's Acquire).
             let ptr = unsafe { *cell };
             NonNull::new(ptr).unwrap_or_else(|| {
@@ -1058,6 +1079,54 @@ mod tests {
         // The receiver's drop gives back its own node and the slot's.
         chan.close_receiver();
         assert_eq!(free_nodes(&chan), ARENA as u32);
+    }
+
+    /// Sends `value` through a put and a take, and through a displacing put
+    /// that returns it, and checks it comes back whole both times.
+    fn round_trip<T: Clone + PartialEq + std::fmt::Debug>(value: T) {
+        let chan = Chan::new();
+        assert!(matches!(chan.put::<true>(value.clone()), Put::Sent(None)));
+        match chan.try_take() {
+            Take::Value(got) => assert_eq!(got, value),
+            _ => panic!("the value must be there"),
+        }
+        assert!(matches!(chan.put::<true>(value.clone()), Put::Sent(None)));
+        match chan.put::<true>(value.clone()) {
+            Put::Sent(Some(got)) => assert_eq!(got, value),
+            _ => panic!("the second put must displace the first"),
+        }
+    }
+
+    #[test]
+    fn values_copied_by_words_arrive_whole() {
+        // Padding after `tag` (Miri checks that uninitialized bytes are
+        // copied as such), pointers with provenance (the `String` and the
+        // `Box` are used and freed after the trip).
+        #[derive(Clone, Debug, PartialEq)]
+        struct Mixed {
+            tag: u8,
+            text: String,
+            boxed: Box<u64>,
+        }
+        assert!(copies_by_words::<Mixed>());
+        round_trip(Mixed {
+            tag: 7,
+            text: "leader".repeat(3),
+            boxed: Box::new(42),
+        });
+        assert!(copies_by_words::<String>());
+        round_trip(String::from("term 12"));
+        assert!(copies_by_words::<[u64; 32]>());
+        round_trip(std::array::from_fn::<u64, 32, _>(|i| i as u64 * 3));
+        // The memcpy side of each bound.
+        assert!(!copies_by_words::<[u64; 2]>());
+        round_trip([1u64, 2]);
+        assert!(!copies_by_words::<[u64; 33]>());
+        round_trip(std::array::from_fn::<u64, 33, _>(|i| i as u64));
+        assert!(!copies_by_words::<[u32; 5]>());
+        round_trip([1u32, 2, 3, 4, 5]);
+        assert!(!copies_by_words::<[u8; 64]>());
+        round_trip([9u8; 64]);
     }
 
     #[test]

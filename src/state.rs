@@ -28,7 +28,7 @@ pub(crate) const CLOSED: usize = 0b010;
 const OVERFLOW: usize = 0b100;
 
 /// An arena node's index sits in bits 3 to 5, next to the node, so whoever
-/// takes the node out knows which free bit to give back without reading the
+/// takes the node out knows which arena flag to clear without reading the
 /// node (which would put a second cache line on the path).
 const INDEX_SHIFT: usize = 3;
 
@@ -37,7 +37,7 @@ pub(crate) const MAX_ARENA: usize = 8;
 
 /// The node in the word holds no value: it is the receiver's last node,
 /// handed back empty by its `take` so that the sender that swaps it out
-/// returns it to the arena (and the receiver never writes the pool word on
+/// returns it to the arena (and the receiver never writes the arena on
 /// its fast path). Always an arena node.
 const SPARE: usize = 0b100_0000;
 
@@ -266,7 +266,7 @@ impl<N> SlotWord<N> {
 
     /// Receiver drop: takes out whatever the word holds (a value or a
     /// spare), leaving it empty.
-    /// No sender publishes afterwards (the pool word and the overflow gate in
+    /// No sender publishes afterwards (the arena flags and the overflow gate in
     /// `slot.rs` see to it).
     #[inline]
     pub(crate) fn sweep(&self) -> Word<N> {

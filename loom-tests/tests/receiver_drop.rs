@@ -27,6 +27,14 @@ fn receiver_drop_races_send() {
         });
         drop(rx);
         let tx = t.join().unwrap();
+        // Refused, value 0 was dropped with the error; accepted, the send
+        // came before the receiver's drop, which dropped it (rule 5). Either
+        // way it is gone while a sender still holds the channel.
+        assert_eq!(
+            log.drops(0),
+            1,
+            "an accepted value outlived the receiver's drop"
+        );
         // The receiver is gone: every later send refuses its value.
         assert!(tx.is_disconnected());
         match tx.send(log.val(1)) {
@@ -96,7 +104,10 @@ fn receiver_drop_races_send_then_last_sender_drop() {
     });
 }
 
-/// Receiver drop ∥ two senders: each value is refused or dropped once.
+/// Receiver drop ∥ two senders: each value is refused or dropped once, and
+/// an accepted one by the time both sends and the drop are done (by the
+/// other send, which displaced it, or by the receiver's drop), while the
+/// senders still hold the channel.
 #[test]
 fn receiver_drop_races_two_senders() {
     loom::model(|| {
@@ -108,15 +119,20 @@ fn receiver_drop_races_two_senders() {
             if let Err(SendError(v)) = tx_a.send(v0) {
                 assert_eq!(v.id, 0);
             }
+            tx_a
         });
         let b = thread::spawn(move || {
             if let Err(SendError(v)) = tx_b.send(v1) {
                 assert_eq!(v.id, 1);
             }
+            tx_b
         });
         drop(rx);
-        a.join().unwrap();
-        b.join().unwrap();
+        let (tx_a, tx_b) = (a.join().unwrap(), b.join().unwrap());
+        for id in 0..2 {
+            assert_eq!(log.drops(id), 1, "value {id} outlived the receiver's drop");
+        }
+        drop((tx_a, tx_b));
         log.assert_each_dropped_once();
     });
 }
@@ -242,14 +258,20 @@ fn receiver_drop_races_three_senders() {
                             "a refused sender sees a live receiver"
                         );
                     }
+                    tx
                 })
             })
             .collect();
         drop(tx);
         drop(rx);
-        for s in senders {
-            s.join().unwrap();
+        let senders: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+        // With every send and the receiver's drop done, each value is gone
+        // (refused, displaced, or dropped by the receiver's drop) while the
+        // senders still hold the channel.
+        for id in 0..4 {
+            assert_eq!(log.drops(id), 1, "value {id} outlived the receiver's drop");
         }
+        drop(senders);
         log.assert_each_dropped_once();
     });
 }
