@@ -949,8 +949,16 @@ mod tests {
 
     impl Drop for Counted {
         fn drop(&mut self) {
+            // ORDERING: Relaxed: a counter read only by the same
+            // single-threaded test.
             self.1.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many `Counted` values sharing `drops` were dropped so far.
+    fn dropped(drops: &StdAtomicUsize) -> usize {
+        // ORDERING: Relaxed: single-threaded test.
+        drops.load(Ordering::Relaxed)
     }
 
     /// Claims every arena node, returning their indices as bits.
@@ -1011,7 +1019,7 @@ mod tests {
             _ => panic!("the third put must displace the second"),
         }
         assert_eq!(chan.overwritten(), 2);
-        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(dropped(&drops), 2);
         match chan.try_take() {
             Take::Value(v) => assert_eq!(v.0, 3),
             _ => panic!("the last value must be there"),
@@ -1022,7 +1030,7 @@ mod tests {
         assert!(matches!(chan.put::<true>(value(4)), Put::Sent(None)));
         assert!(matches!(chan.peek().kind(), Kind::Arena(_)));
         drop(chan);
-        assert_eq!(drops.load(Ordering::Relaxed), 4);
+        assert_eq!(dropped(&drops), 4);
     }
 
     #[test]
@@ -1034,9 +1042,9 @@ mod tests {
         }
         assert!(matches!(chan.peek().kind(), Kind::Arena(_)));
         assert_eq!(chan.overwritten(), 1);
-        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(dropped(&drops), 1);
         drop(chan);
-        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(dropped(&drops), 2);
     }
 
     #[test]
@@ -1045,15 +1053,15 @@ mod tests {
         // nodes back) before the receiver's drop, which would wait for them.
         let (chan, drops) = heap_value_in_slot();
         chan.close_receiver();
-        assert_eq!(drops.load(Ordering::Relaxed), 1, "swept during the drop");
+        assert_eq!(dropped(&drops), 1, "swept during the drop");
         assert!(chan.is_receiver_gone());
         match chan.put::<true>(Counted(2, drops.clone())) {
             Put::Refused(v) => assert_eq!(v.0, 2),
             _ => panic!("a put after the receiver's drop must be refused"),
         }
-        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(dropped(&drops), 2);
         drop(chan);
-        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(dropped(&drops), 2);
     }
 
     fn free_nodes<T>(chan: &Chan<T>) -> u32 {
@@ -1141,6 +1149,6 @@ mod tests {
     fn channel_drop_frees_a_heap_node_left_in_the_slot() {
         let (chan, drops) = heap_value_in_slot();
         drop(chan);
-        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(dropped(&drops), 1);
     }
 }

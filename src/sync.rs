@@ -76,6 +76,7 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
 /// the code loom checks is otherwise the same.
 #[inline]
 pub(crate) fn dekker_fence() {
+    // ORDERING: SeqCst: the fence of the Dekker pair, as documented above.
     #[cfg(loom)]
     fence(Ordering::SeqCst);
 }
