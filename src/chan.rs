@@ -78,11 +78,10 @@ impl<T> Sender<T> {
     /// finishes in a bounded number of its own steps whatever other threads
     /// do. If the receiver is blocked, it is woken.
     ///
-    /// In steady state it allocates nothing: the channel keeps up to six
-    /// value nodes for reuse. A send allocates only the first time one of
-    /// them is used, or when more than four sends are in progress at once
-    /// (it then uses a heap node for that one value); only then can the
-    /// global allocator's own locking come into play.
+    /// It allocates nothing: the channel's six value nodes are allocated
+    /// by [`channel`] and reused. Only when more than four sends are in
+    /// progress at once does a send use a heap node for its one value; only
+    /// then can the global allocator's own locking come into play.
     ///
     /// A displaced value is dropped on this thread, inside this call, after
     /// the new value is already in the slot; if its `Drop` panics, the panic
