@@ -38,9 +38,9 @@
 // of the arena's block of ARENA nodes, allocated with the channel.
 // `held[i]` is set by a claim's compare-exchange and cleared by the node's
 // holder with a plain Release store: a store, not an RMW, because nobody
-// else writes a flag that is set. `counts[i]` is written the same way, by the holder only,
-// so bumping it is a load and a store. `overwritten()` sums the counts (and
-// `handles.overflow_count`, for heap nodes).
+// else writes a flag that is set. `counts[i]` is written by the holder
+// only, so bumping it is a load and a store. `overwritten()` sums the
+// counts (and `handles.overflow_count`, for heap nodes).
 //
 // `handles.senders` counts live `Sender`s. `handles.overflow` is the gate of
 // overflow puts: how many are between their entry and their swap.
@@ -159,10 +159,10 @@
 // claimed the waiter and wakes it.
 //
 // Receiver: gives its `rx_spare` back, stores `rx_gone`, then waits until
-// (a) no overflow put is in the gate and (b) every
-// arena node is free or in the slot (`admitted_puts_done` argues why that
-// cannot be true while an admitted arena put has not swapped), then sweeps
-// the slot and drops the value (rule 5). The wait is bounded by those puts'
+// (a) no overflow put is in the gate and (b) every arena node is free or
+// in the slot (`admitted_puts_done` argues why that cannot be true while an
+// admitted arena put has not swapped), then sweeps the slot and drops the
+// value (rule 5). The wait is bounded by those puts'
 // own few steps: no user code and no allocator runs between a claim and a
 // release (arena nodes exist from the start; an overflow put allocates
 // before it enters its gate). Senders never wait for the receiver.
