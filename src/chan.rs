@@ -458,10 +458,8 @@ impl<T> Receiver<T> {
     /// returned before this one was made; one still in progress may not be
     /// counted yet.
     ///
-    /// The count shares an atomic word with the channel's node arena and is
-    /// 57 bits wide: it would wrap to zero after 2^57 displacements, which
-    /// at one displacement per nanosecond takes over four years (a `send`
-    /// takes about 6.6 ns on the development machine).
+    /// The count is a `u64`: it would wrap to zero only after 2^64
+    /// displacements, over 500 years at one per nanosecond.
     ///
     /// # Examples
     ///

@@ -387,9 +387,8 @@ impl<T> Chan<T> {
                     false,
                     true,
                     // ORDERING: SeqCst. Acquire: pairs with the holder's
-                    // Release in `release`, so its move out of the node (and
-                    // the first holder's write of the arena pointer) happens
-                    // before our write. SeqCst: one half of the Dekker pair
+                    // Release in `release`, so its move out of the node
+                    // happens before our write. SeqCst: one half of the Dekker pair
                     // with the receiver's drop (see above).
                     Ordering::SeqCst,
                     // ORDERING: Relaxed: a failure only moves on to the next
@@ -542,7 +541,7 @@ impl<T> Chan<T> {
             // ORDERING: Relaxed (both): the holders' order comes from the
             // flag; readers (`overwritten`) only need coherence.
             let now = pool.counts[index].load(Ordering::Relaxed);
-            pool.counts[index].store(now + count, Ordering::Relaxed);
+            pool.counts[index].store(now.wrapping_add(count), Ordering::Relaxed);
         }
         // ORDERING: Release: our move out of the node (and our count store)
         // happens before the next claimer's write (it acquires in `claim`).
@@ -748,12 +747,12 @@ impl<T> Chan<T> {
         // Each count only grows and this thread reads each one no older
         // than last time (coherence), so the sum never decreases either.
         // ORDERING: Relaxed: counts made by calls that returned before this
-        // one are visible by coherence; later ones may trail (rule 7).
-        let arena: u64 = (self.core.pool.counts.iter())
+        // one are visible by coherence; later ones may trail (rule 7). The
+        // same for the loads below.
+        let overflow = self.handles.overflow_count.load(Ordering::Relaxed);
+        (self.core.pool.counts.iter())
             .map(|count| count.load(Ordering::Relaxed))
-            .sum();
-        // ORDERING: Relaxed: as above.
-        arena.wrapping_add(self.handles.overflow_count.load(Ordering::Relaxed))
+            .fold(overflow, u64::wrapping_add)
     }
 
     /// Stores `waiter` and registers it in the slot word. Fails, keeping

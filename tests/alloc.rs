@@ -6,9 +6,9 @@
 //! counts on threads that opted in (the test's own threads), so the test
 //! harness's bookkeeping is not blamed on the channel; and this file has
 //! exactly one test function, so no other test runs on an opted-in thread.
-//! Each pattern gets its own warm-up: the channel keeps its nodes for reuse,
-//! and a pattern that needs one more node in flight allocates it once, the
-//! first time (that is the warm-up, not the steady state).
+//! Each pattern gets its own warm-up before counting, so that nothing done
+//! once per pattern is blamed on the steady state (the channel's own nodes
+//! are allocated by `channel()`, before any counting).
 
 mod helpers;
 
