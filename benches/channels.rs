@@ -56,6 +56,12 @@ static EXTRAS: Mutex<Option<Extras>> = Mutex::new(None);
 
 /// Load averages when the run started.
 static LOAD_START: Mutex<String> = Mutex::new(String::new());
+/// A cache line's round trip between the CPUs at the start, in ns: which of
+/// its states the machine was in (`common::line_round_trip`).
+static LINE_START: Mutex<f64> = Mutex::new(f64::NAN);
+
+/// Round trips per `line_round_trip` check at the start and end of a run.
+const LINE_TRIPS: u64 = 100_000;
 
 fn record_share(group: &str, id: &str, payload: &str, got: u64, sent: u64) {
     if sent < MIN_ITERS_FOR_SHARE {
@@ -107,10 +113,12 @@ fn write_extras() {
         return;
     };
     let mut out = format!(
-        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"shares\": [\n",
+        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"shares\": [\n",
         common::cpus(),
         LOAD_START.lock().unwrap(),
-        common::loadavg_json()
+        common::loadavg_json(),
+        common::json_f64(*LINE_START.lock().unwrap()),
+        common::json_f64(common::line_round_trip(LINE_TRIPS))
     );
     let rows: Vec<String> = extras
         .shares
@@ -348,6 +356,7 @@ fn main() {
         eprintln!("warning: fewer than 2 CPUs; pinned scenarios share one CPU");
     }
     *LOAD_START.lock().unwrap() = common::loadavg_json();
+    *LINE_START.lock().unwrap() = common::line_round_trip(LINE_TRIPS);
 
     {
         let mut g = c.benchmark_group("send_idle");

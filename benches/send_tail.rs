@@ -531,6 +531,7 @@ fn main() {
         return;
     }
     let load_start = common::loadavg_json();
+    let line_start = common::line_round_trip(100_000);
     if common::cpus() < 2 {
         eprintln!("warning: fewer than 2 CPUs; the pinned set-ups share one CPU");
     }
@@ -581,7 +582,8 @@ fn main() {
     }
 
     let load = (load_start, common::loadavg_json());
-    let json = to_json(&opts, ticks_per_ns, &load, &results, &allocs);
+    let line = (line_start, common::line_round_trip(100_000));
+    let json = to_json(&opts, ticks_per_ns, &load, line, &results, &allocs);
     let path = common::results_dir().join("send_tail.json");
     std::fs::write(&path, json).expect("write send_tail.json");
     print_tables(&results, &allocs);
@@ -634,17 +636,20 @@ fn to_json(
     opts: &Options,
     ticks_per_ns: f64,
     load: &(String, String),
+    line: (f64, f64),
     results: &[(Key, Vec<Stats>)],
     allocs: &[AllocRow],
 ) -> String {
     let mut out = format!(
-        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"tail\": [\n",
+        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"tail\": [\n",
         opts.sends,
         opts.reps,
         ticks_per_ns,
         common::cpus(),
         load.0,
-        load.1
+        load.1,
+        common::json_f64(line.0),
+        common::json_f64(line.1)
     );
     let rows: Vec<String> = results
         .iter()

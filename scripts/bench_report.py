@@ -5,6 +5,7 @@ Reads (relative to the repository root, or --target DIR):
   target/criterion/<group>/<impl>/<param>/new/{benchmark,estimates}.json
   target/bench-results/channels.json   (delivery shares, skips, load)
   target/bench-results/send_tail.json  (tail latencies, allocation counts)
+  target/bench-results/line_model.json (cache-line round trip, slot models)
 
 Writes docs/benchmarks.md (absolute medians, conflate/baseline ratios, the
 targets of issue #4 met or missed, machine, date, commands) and
@@ -163,10 +164,11 @@ def machine() -> dict[str, str]:
 
 
 class Report:
-    def __init__(self, crit, channels, tail):
+    def __init__(self, crit, channels, tail, model=None):
         self.crit = crit
         self.channels = channels or {}
         self.tail = tail or {}
+        self.model = model or {}
         self.skips = {(s["group"], s["id"]): s["reason"] for s in self.channels.get("skipped", [])}
         self.shares = {
             (s["group"], s["id"], s["payload"]): s["share_median"]
@@ -295,6 +297,17 @@ class Report:
                     f"conflate {fmt_ns(pv[CONFLATE])}, triple_buffer {fmt_ns(pv['triple_buffer'])}, "
                     f"bare atomic {fmt_ns(pv['atomic_swap_floor'])}"
                 )
+                keep = self.keeps_up()
+                kc, kt = keep.get((CONFLATE, p)), keep.get(("triple_buffer", p))
+                if kc is not None and kt is not None:
+                    fastest = min(keep.values())
+                    bound += (
+                        f"; `line_model` (paced producer): conflate's consumer keeps "
+                        f"{100 * self.model['keep_up']:.1f} % from {self.keeps_up_text(CONFLATE, p)} per send, "
+                        f"triple_buffer's from {self.keeps_up_text('triple_buffer', p)}, "
+                        f"no design's from less than {fmt_ns(fastest)}; conflate sends every "
+                        f"{fmt_ns(self.ns(g, CONFLATE, p))}"
+                    )
             self.target(
                 g,
                 f"{p}: ≤ 1.0x triple_buffer with at least its share",
@@ -353,6 +366,91 @@ class Report:
         return out
 
     # -- send_tail ------------------------------------------------------------
+
+    def keeps_up(self):
+        """(design id, payload) -> shortest time per send at which the
+        consumer kept `keep_up` of the values in `line_model`'s sweep."""
+        return {
+            (sw["id"], sw["payload"]): sw["keeps_up_from_ns"]
+            for sw in self.model.get("sweeps", [])
+            if sw["keeps_up_from_ns"] is not None
+        }
+
+    def keeps_up_text(self, impl, p):
+        """The keep-up time as text; a consumer that kept up with an unpaced
+        producer may be able to do better, which the sweep cannot show."""
+        for sw in self.model.get("sweeps", []):
+            if (sw["id"], sw["payload"]) == (impl, p):
+                k = sw["keeps_up_from_ns"]
+                if k is None:
+                    return "not in the sweep"
+                return f"≤ {fmt_ns(k)} (its unpaced send)" if sw["points"][-1]["pace"] == 0 else fmt_ns(k)
+        return "—"
+
+    def line_model(self):
+        if not self.model:
+            return "## `line_model`\n\nNo results (run `cargo bench --bench line_model`).\n\n"
+        out = "## `line_model`: how fast can a polling consumer take values here?\n\n"
+        keep = self.model["keep_up"]
+        out += (
+            "`benches/line_model.rs` (its own process, run after the two above), producer on "
+            "CPU 0, consumer spinning on `try_recv` on CPU 1. A cache line bounced between the "
+            "two CPUs takes "
+            f"**{fmt_ns(self.model['line_round_trip_ns'])} per round trip** in this run "
+            f"(repetitions: {', '.join(fmt_ns(t) for t in self.model['line_round_trip_all_ns'])}; "
+            "about 65 ns when the machine is in its quiet state, about 330 ns in its slow one). "
+            "Then the producer is *paced*: after each send it does 0, 1, 2, ... rounds of busy "
+            "work, so sends come further apart, until the consumer gets "
+            f"{100 * keep:.1f} % of the values (`triple_buffer`'s share in `send_contended`). "
+            "The shortest interval at which a consumer keeps up is what the consumer can do, "
+            "whatever its producer's speed. *model_...* are conflate's flag-arena protocol "
+            "reduced to its cache traffic (8-byte values): *separate* puts each node on its "
+            "own line as conflate does, *inline* puts all six nodes in the slot word's line; "
+            "*load_swap* consumers read the word and swap only when it shows a value (as "
+            "`try_recv` does), *swap_only* consumers swap on every poll. "
+            f"{self.model['sends']:,} sends per point, medians of {self.model['reps']} "
+            "repetitions.\n\n"
+        )
+        rows = []
+        kt = self.keeps_up()
+        censored = {
+            sw["payload"]: sw["points"][-1]["pace"] == 0
+            for sw in self.model["sweeps"]
+            if sw["id"] == "triple_buffer"
+        }
+        for sw in self.model["sweeps"]:
+            first = sw["points"][0]
+            k = sw["keeps_up_from_ns"]
+            base = kt.get(("triple_buffer", sw["payload"]))
+            if sw["id"] == "triple_buffer":
+                vs = "1 (itself)"
+            elif k is None or base is None:
+                vs = "—"
+            else:
+                # triple_buffer's time is an upper bound when it kept up unpaced.
+                vs = ("≥ " if censored.get(sw["payload"]) else "") + fmt_ratio(k / base)
+            rows.append(
+                [
+                    f"`{sw['id']}`",
+                    sw["payload"],
+                    fmt_ns(first["ns_per_send"]),
+                    f"{100 * first['share']:.1f} %",
+                    self.keeps_up_text(sw["id"], sw["payload"]),
+                    vs,
+                ]
+            )
+        out += table(
+            [
+                "design",
+                "T",
+                "unpaced: per send",
+                "unpaced: share",
+                f"keeps {100 * keep:.1f} % from (per send)",
+                "/ triple_buffer's",
+            ],
+            rows,
+        )
+        return out + "\n"
 
     def tail_rows(self):
         rows = {}
@@ -677,23 +775,34 @@ def main() -> None:
     crit = load_criterion(args.target)
     channels = load_json(args.target / "bench-results" / "channels.json")
     tail = load_json(args.target / "bench-results" / "send_tail.json")
+    model = load_json(args.target / "bench-results" / "line_model.json")
     if not crit and not tail:
         raise SystemExit("no results under target/: run `cargo bench` first")
 
-    rep = Report(crit, channels, tail)
+    rep = Report(crit, channels, tail, model)
     m = machine()
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sections = [rep.send_idle(), rep.send_contended(), rep.round_trip(), rep.send_tail(), rep.alloc()]
+    sections = [
+        rep.send_idle(),
+        rep.send_contended(),
+        rep.line_model(),
+        rep.round_trip(),
+        rep.send_tail(),
+        rep.alloc(),
+    ]
     targets = rep.targets_table()
     summary = rep.summary()
 
     loads = []
-    for name, data in (("channels", channels), ("send_tail", tail)):
+    for name, data in (("channels", channels), ("send_tail", tail), ("line_model", model)):
         if data and data.get("loadavg_start") is not None:
-            loads.append(
-                f"`{name}`: load average {data['loadavg_start'][0]} at start, "
-                f"{data['loadavg_end'][0]} at end"
-            )
+            line = f"`{name}`: load average {data['loadavg_start'][0]} at start, {data['loadavg_end'][0]} at end"
+            trip = data.get("line_round_trip_ns")
+            if isinstance(trip, list) and None not in trip:
+                line += f"; a cache line's round trip between the CPUs {fmt_ns(trip[0])} at start, {fmt_ns(trip[1])} at end"
+            elif isinstance(trip, (int, float)):
+                line += f"; a cache line's round trip between the CPUs {fmt_ns(trip)}"
+            loads.append(line)
 
     md = ["# conflate benchmarks\n"]
     md.append(
@@ -709,15 +818,19 @@ def main() -> None:
         f"- Kernel {m['kernel']}; {m['rustc']}\n"
         f"- Code measured: {code}\n"
         + "".join(f"- {line}\n" for line in loads)
+        + "- The cache-line round trip tells the machine's state: about 65 ns when it is quiet, "
+        "about 330 ns in its slow state (whose cause cannot be seen from inside the guest), in "
+        "which every number that involves both CPUs is several times slower.\n"
         + "- Other engineers may have been compiling and testing on the same CPUs while these "
         "ran (the load averages above include the benchmark's own busy threads, about 2), so "
         "pinned threads can be preempted by unrelated work: treat single-digit percentage "
         "differences, and maxima, as noise.\n\n"
         "Commands:\n\n"
         "```sh\n"
-        "cargo bench                      # both targets below, about 3 to 7 minutes on 2 CPUs\n"
+        "cargo bench                      # the three targets below, about 3 to 7 minutes on 2 CPUs\n"
         "cargo bench --bench channels     # criterion: send_idle, send_contended(_2p), round_trip\n"
         "cargo bench --bench send_tail    # custom harness: send_tail, alloc_per_op\n"
+        "cargo bench --bench line_model   # custom harness: cache-line round trip, slot models\n"
         "python3 scripts/bench_report.py  # writes docs/benchmarks.md and docs/benchmarks.svg\n"
         "```\n\n"
         "![conflate / baseline ratios](benchmarks.svg)\n"

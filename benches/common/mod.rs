@@ -10,9 +10,10 @@
 use std::fmt::Debug;
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread, ThreadId};
+use std::time::Instant;
 
 /// Sequence number that tells a benchmark consumer to stop. Producers never
 /// send it otherwise.
@@ -745,6 +746,16 @@ pub(crate) fn json_str(s: &str) -> String {
     format!("\"{s}\"")
 }
 
+/// A number for the JSON files: `null` when it is not finite (NaN is not
+/// JSON).
+pub(crate) fn json_f64(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "null".to_owned()
+    }
+}
+
 /// The 1/5/15-minute load averages as a JSON array (`null` where
 /// `/proc/loadavg` is missing): the benches record them at start and end so
 /// the report can show how busy the machine was.
@@ -756,4 +767,50 @@ pub(crate) fn loadavg_json() -> String {
             format!("[{}]", f.join(", "))
         })
         .unwrap_or_else(|| "null".to_owned())
+}
+
+/// One cache line bounced between CPU 0 and CPU 1 `trips` times (A stores
+/// an odd number, B waits for it and stores the next even one, A waits for
+/// that): ns per round trip. On the development machine about 65 ns in its
+/// quiet state and about 330 ns in its slow one, so every bench records it
+/// at its start and end to say which state it ran in. NaN on one CPU, where
+/// the two threads could only take turns through the scheduler.
+pub(crate) fn line_round_trip(trips: u64) -> f64 {
+    if cpus() < 2 {
+        return f64::NAN;
+    }
+    /// The bounced word on a line of its own.
+    #[repr(align(128))]
+    struct CachePadded(AtomicU64);
+
+    let line = Arc::new(CachePadded(AtomicU64::new(0)));
+    let start = Arc::new(Barrier::new(2));
+    let b = {
+        let (line, start) = (line.clone(), start.clone());
+        spawn_on(Some(1), move || {
+            start.wait();
+            for k in 0..trips {
+                // ORDERING: Acquire/Release: a plain hand-off of the turn.
+                while line.0.load(Ordering::Acquire) != 2 * k + 1 {
+                    std::hint::spin_loop();
+                }
+                line.0.store(2 * k + 2, Ordering::Release);
+            }
+        })
+    };
+    let a = spawn_on(Some(0), move || {
+        start.wait();
+        let t0 = Instant::now();
+        for k in 0..trips {
+            // ORDERING: as above.
+            line.0.store(2 * k + 1, Ordering::Release);
+            while line.0.load(Ordering::Acquire) != 2 * k + 2 {
+                std::hint::spin_loop();
+            }
+        }
+        t0.elapsed()
+    });
+    let elapsed = a.join().expect("thread A panicked");
+    b.join().expect("thread B panicked");
+    elapsed.as_nanos() as f64 / trips as f64
 }
