@@ -22,6 +22,7 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -44,10 +45,23 @@ struct ShareEntry {
     calls: Vec<(u64, u64)>,
 }
 
-/// Side results criterion cannot store: delivery shares and skips.
+/// The machine's state around one benchmark: a cache line's round trip
+/// between the CPUs just before its first call (criterion's warm-up) and
+/// just after its last (`common::line_round_trip`).
+struct StateEntry {
+    group: String,
+    id: String,
+    param: String,
+    before_ns: f64,
+    after_ns: f64,
+}
+
+/// Side results criterion cannot store: delivery shares, machine states and
+/// skips.
 #[derive(Default)]
 struct Extras {
     shares: Vec<ShareEntry>,
+    states: Vec<StateEntry>,
     /// (group, id, reason).
     skipped: Vec<(String, String, String)>,
 }
@@ -62,6 +76,58 @@ static LINE_START: Mutex<f64> = Mutex::new(f64::NAN);
 
 /// Round trips per `line_round_trip` check at the start and end of a run.
 const LINE_TRIPS: u64 = 100_000;
+
+/// Round trips per check around one benchmark (about 1.3 ms when the
+/// machine is quiet).
+const PROBE_TRIPS: u64 = 20_000;
+
+/// Checks the machine's state around one benchmark that involves both CPUs,
+/// only if criterion runs it (a filtered-out benchmark never calls
+/// `before`).
+struct StateProbe {
+    group: &'static str,
+    id: &'static str,
+    param: String,
+    before_ns: Cell<Option<f64>>,
+}
+
+impl StateProbe {
+    fn new(group: &'static str, id: &'static str, param: &str) -> Self {
+        StateProbe {
+            group,
+            id,
+            param: param.to_owned(),
+            before_ns: Cell::new(None),
+        }
+    }
+
+    /// Called at the start of every measured call; measures on the first.
+    fn before(&self) {
+        if self.before_ns.get().is_none() {
+            self.before_ns
+                .set(Some(common::line_round_trip(PROBE_TRIPS)));
+        }
+    }
+
+    /// Called once the benchmark is done: records both checks.
+    fn finish(self) {
+        let Some(before_ns) = self.before_ns.get() else {
+            return;
+        };
+        let after_ns = common::line_round_trip(PROBE_TRIPS);
+        let mut guard = EXTRAS.lock().unwrap();
+        guard
+            .get_or_insert_with(Extras::default)
+            .states
+            .push(StateEntry {
+                group: self.group.to_owned(),
+                id: self.id.to_owned(),
+                param: self.param,
+                before_ns,
+                after_ns,
+            });
+    }
+}
 
 fn record_share(group: &str, id: &str, payload: &str, got: u64, sent: u64) {
     if sent < MIN_ITERS_FOR_SHARE {
@@ -136,6 +202,22 @@ fn write_extras() {
                 median(per_call.collect()),
                 got as f64 / sent as f64,
                 calls.len()
+            )
+        })
+        .collect();
+    out += &rows.join(",\n");
+    out += "\n  ],\n  \"states\": [\n";
+    let rows: Vec<String> = extras
+        .states
+        .iter()
+        .map(|e| {
+            format!(
+                "    {{\"group\": {}, \"id\": {}, \"param\": {}, \"line_round_trip_ns\": [{}, {}]}}",
+                json_str(&e.group),
+                json_str(&e.id),
+                json_str(&e.param),
+                common::json_f64(e.before_ns),
+                common::json_f64(e.after_ns)
             )
         })
         .collect();
@@ -268,14 +350,17 @@ impl<T: Payload> Visit<T> for SendContended<'_, '_> {
             return;
         }
         let (name, producers) = (self.name, self.producers);
+        let probe = StateProbe::new(name, C::ID, T::NAME);
         self.group
             .bench_function(BenchmarkId::new(C::ID, T::NAME), |b| {
                 b.iter_custom(|iters| {
+                    probe.before();
                     let (elapsed, got) = contended_once::<T, C>(iters, producers);
                     record_share(name, C::ID, T::NAME, got, iters * producers as u64);
                     elapsed
                 });
             });
+        probe.finish();
     }
 }
 
@@ -334,10 +419,15 @@ impl<T: Payload> Visit<T> for RoundTrip<'_, '_> {
             return;
         }
         let pinned = self.pinned;
+        let probe = StateProbe::new("round_trip", C::ID, &param);
         self.group
             .bench_function(BenchmarkId::new(C::ID, param), |b| {
-                b.iter_custom(|iters| round_trip_once::<T, C>(iters, pinned));
+                b.iter_custom(|iters| {
+                    probe.before();
+                    round_trip_once::<T, C>(iters, pinned)
+                });
             });
+        probe.finish();
     }
 }
 

@@ -51,6 +51,9 @@ BLOCKING_ALTERNATIVES = [
     "tokio_watch",
 ]
 PAYLOADS = ["u64", "64B"]
+# A cache line's round trip between the CPUs above this (ns) means the machine
+# was in its slow state (about 65 ns quiet, about 330 ns slow).
+SLOW_NS = 150.0
 SETUPS = ["apart", "noisy_consumer_cpu", "noisy_producer_cpu"]
 SETUP_TEXT = {
     "apart": "producer pinned to CPU 0, consumer pinned to CPU 1",
@@ -169,6 +172,10 @@ class Report:
         self.channels = channels or {}
         self.tail = tail or {}
         self.model = model or {}
+        self.states = {
+            (e["group"], e["id"], e["param"]): e["line_round_trip_ns"]
+            for e in self.channels.get("states", [])
+        }
         self.skips = {(s["group"], s["id"]): s["reason"] for s in self.channels.get("skipped", [])}
         self.shares = {
             (s["group"], s["id"], s["payload"]): s["share_median"]
@@ -185,7 +192,42 @@ class Report:
         v = self.ns(group, impl, param)
         if v is None:
             return "skipped" if (group, impl) in self.skips else "—"
-        return fmt(v)
+        return fmt(v) + (" †" if self.slow(group, impl, param) else "")
+
+    def slow(self, group, impl, param):
+        """Whether the machine was in its slow state just before or just
+        after this benchmark (see SLOW_NS)."""
+        trips = self.states.get((group, impl, param))
+        return trips is not None and any(t is not None and t > SLOW_NS for t in trips)
+
+    def slow_note(self, group, params):
+        """Footnote for a group table with rows measured in the slow state."""
+        marked = [
+            (impl, p, self.states[(group, impl, p)])
+            for impl in IMPLS
+            for p in params
+            if self.slow(group, impl, p)
+        ]
+        if not marked:
+            return ""
+        return (
+            "\n† The machine was in its slow state around this benchmark: a cache line's round "
+            "trip between the CPUs took "
+            + "; ".join(
+                f"{fmt_ns(t[0]) if t[0] is not None else '?'} before and "
+                f"{fmt_ns(t[1]) if t[1] is not None else '?'} after `{impl}` {p}"
+                for impl, p, t in marked
+            )
+            + f" (quiet: about 65 ns; the mark is set above {SLOW_NS:.0f} ns). Such rows are "
+            "not comparable with the others.\n"
+        )
+
+    def slow_bound(self, group, impls, p):
+        """Text for a target whose rows were measured in the slow state."""
+        hit = [i for i in impls if self.slow(group, i, p)]
+        if not hit:
+            return ""
+        return "measured in the machine's slow state († on " + ", ".join(f"`{i}`" for i in hit) + ")"
 
     def target(self, scenario, what, measured, ok, bound=""):
         """Records one target; `bound`, for a miss, is what the same run says
@@ -275,6 +317,7 @@ class Report:
         ):
             out += f"## `{g}`: {title}\n\n{text}\n\n"
             out += self.simple_group(g, PAYLOADS, share=True)
+            out += self.slow_note(g, PAYLOADS)
             skipped = [i for (gg, i) in self.skips if gg == g]
             if skipped:
                 out += "\nSkipped: " + ", ".join(
@@ -308,12 +351,13 @@ class Report:
                         f"no design's from less than {fmt_ns(fastest)}; conflate sends every "
                         f"{fmt_ns(self.ns(g, CONFLATE, p))}"
                     )
+            slow = self.slow_bound(g, [CONFLATE, "triple_buffer"], p)
             self.target(
                 g,
                 f"{p}: ≤ 1.0x triple_buffer with at least its share",
                 f"{fmt_ratio(r)}, {share_txt}",
                 ok,
-                bound,
+                f"{slow}; {bound}" if slow else bound,
             )
             floor = self.ns(g, "atomic_swap_floor", p)
             fastest = min((v for v in pv.values() if v is not None), default=None)
@@ -335,12 +379,13 @@ class Report:
                             f"{fmt_ns(need / st)}, faster than any consumer in this run "
                             f"(fastest {fmt_ns(fastest)})"
                         )
+                slow = self.slow_bound(g, [CONFLATE, impl, "atomic_swap_floor"], p)
                 self.target(
                     g,
                     f"{p}: ≥ 2x faster than `{impl}`",
                     fmt_ratio(r),
                     None if r is None else r <= 0.5,
-                    bound,
+                    f"{slow}; {bound}" if slow and bound else (slow or bound),
                 )
             self.chart_row(f"send_contended {p}", g, p)
         return out
@@ -354,13 +399,20 @@ class Report:
             "trip. *floating*: threads unpinned; *pinned*: A on CPU 0, B on CPU 1.\n\n"
         )
         out += self.simple_group(g, params, fmt=fmt_us)
+        out += self.slow_note(g, params)
         skipped = [i for (gg, i) in self.skips if gg == g]
         if skipped:
             out += "\nSkipped (cannot block in `recv`): " + ", ".join(f"`{i}`" for i in skipped) + ".\n"
         out += "\n"
         for p in params:
             r = ratio(self.ns(g, CONFLATE, p), self.ns(g, "crossbeam_bounded1_drain", p))
-            self.target(g, f"{p}: ≤ 1.0x crossbeam", fmt_ratio(r), None if r is None else r <= 1.0)
+            self.target(
+                g,
+                f"{p}: ≤ 1.0x crossbeam",
+                fmt_ratio(r),
+                None if r is None else r <= 1.0,
+                self.slow_bound(g, [CONFLATE, "crossbeam_bounded1_drain"], p),
+            )
         for p in ("u64_floating", "u64_pinned"):
             self.chart_row(f"round_trip {p}", g, p)
         return out
@@ -660,8 +712,10 @@ class Report:
         met = sum(1 for t in self.targets if t[3])
         missed = sum(1 for t in self.targets if t[3] is False)
         below = sum(1 for t in self.targets if t[3] is False and "below the bare atomic" in t[4])
+        slow = sum(1 for t in self.targets if t[3] is False and "slow state" in t[4])
         out += f"{met} met, {missed} missed"
-        out += f" ({below} of the misses ask for less than the bare atomic swap does in the same run).\n\n"
+        out += f" ({below} of the misses ask for less than the bare atomic swap does in the same run"
+        out += f"; {slow} were measured with the machine in its slow state, marked †).\n\n"
         out += table(["scenario", "target", "measured", "result", "same run says"], rows, numeric=False)
         return out + "\n"
 
