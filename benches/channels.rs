@@ -81,6 +81,11 @@ const LINE_TRIPS: u64 = 100_000;
 /// machine is quiet).
 const PROBE_TRIPS: u64 = 20_000;
 
+/// Before each cross-CPU benchmark, wait for the quiet state; at most this
+/// long in all, per run.
+static QUIET: Mutex<common::QuietWait> =
+    Mutex::new(common::QuietWait::new(Duration::from_secs(120)));
+
 /// Checks the machine's state around one benchmark that involves both CPUs,
 /// only if criterion runs it (a filtered-out benchmark never calls
 /// `before`).
@@ -101,11 +106,12 @@ impl StateProbe {
         }
     }
 
-    /// Called at the start of every measured call; measures on the first.
+    /// Called at the start of every measured call; on the first, waits for
+    /// the quiet state (within the run's budget) and records the state.
     fn before(&self) {
         if self.before_ns.get().is_none() {
             self.before_ns
-                .set(Some(common::line_round_trip(PROBE_TRIPS)));
+                .set(Some(QUIET.lock().unwrap().wait(PROBE_TRIPS)));
         }
     }
 
@@ -179,12 +185,13 @@ fn write_extras() {
         return;
     };
     let mut out = format!(
-        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"shares\": [\n",
+        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"quiet_wait_s\": {:.1},\n  \"shares\": [\n",
         common::cpus(),
         LOAD_START.lock().unwrap(),
         common::loadavg_json(),
         common::json_f64(*LINE_START.lock().unwrap()),
-        common::json_f64(common::line_round_trip(LINE_TRIPS))
+        common::json_f64(common::line_round_trip(LINE_TRIPS)),
+        QUIET.lock().unwrap().waited().as_secs_f64()
     );
     let rows: Vec<String> = extras
         .shares

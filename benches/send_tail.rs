@@ -173,6 +173,9 @@ impl Setup {
 /// Statistics of one run, in nanoseconds.
 #[derive(Clone, Copy, Debug)]
 struct Stats {
+    /// A cache line's round trip between the CPUs just before and just
+    /// after the run (`common::line_round_trip`): the machine's state.
+    line_ns: (f64, f64),
     p50: f64,
     p99: f64,
     p999: f64,
@@ -181,12 +184,13 @@ struct Stats {
     received: u64,
 }
 
-fn stats(samples: &mut [u64], ticks_per_ns: f64, received: u64) -> Stats {
+fn stats(samples: &mut [u64], ticks_per_ns: f64, received: u64, line_ns: (f64, f64)) -> Stats {
     samples.sort_unstable();
     let n = samples.len();
     let at = |q: f64| samples[((n as f64 * q) as usize).min(n - 1)] as f64 / ticks_per_ns;
     let limit = (10_000.0 * ticks_per_ns) as u64;
     Stats {
+        line_ns,
         p50: at(0.50),
         p99: at(0.99),
         p999: at(0.999),
@@ -297,7 +301,12 @@ struct Key {
     payload: &'static str,
 }
 
+/// Round trips per check of the machine's state around one run.
+const PROBE_TRIPS: u64 = 20_000;
+
 struct TailVisit<'a> {
+    /// Waits for the quiet state before each run (one budget per process).
+    quiet: &'a mut common::QuietWait,
     only: Option<&'a str>,
     setup: Setup,
     buf: &'a mut Vec<u64>,
@@ -317,8 +326,10 @@ impl<T: Payload> Visit<T> for TailVisit<'_> {
         if self.only.is_some_and(|id| id != C::ID) {
             return;
         }
+        let before = self.quiet.wait(PROBE_TRIPS);
         let got = tail_run::<T, C>(self.setup, self.buf);
-        let s = stats(self.buf, self.ticks_per_ns, got);
+        let after = common::line_round_trip(PROBE_TRIPS);
+        let s = stats(self.buf, self.ticks_per_ns, got, (before, after));
         let key = Key {
             setup: self.setup.name(),
             id: C::ID,
@@ -551,10 +562,12 @@ fn main() {
             opts.sends, opts.reps, ticks_per_ns
         );
         let mut buf = vec![0u64; opts.sends];
+        let mut quiet = common::QuietWait::new(Duration::from_secs(120));
         for rep in 0..opts.reps {
             eprintln!("repetition {}/{}", rep + 1, opts.reps);
             for setup in SETUPS {
                 let mut v = TailVisit {
+                    quiet: &mut quiet,
                     only: opts.only.as_deref(),
                     setup,
                     buf: &mut buf,
@@ -566,8 +579,10 @@ fn main() {
                 if opts.only.is_some() {
                     continue;
                 }
+                let before = quiet.wait(PROBE_TRIPS);
                 timer_run(setup, &mut buf);
-                let s = stats(&mut buf, ticks_per_ns, 0);
+                let after = common::line_round_trip(PROBE_TRIPS);
+                let s = stats(&mut buf, ticks_per_ns, 0, (before, after));
                 push(
                     &mut results,
                     Key {
@@ -661,7 +676,7 @@ fn to_json(
                     .join(", ")
             };
             format!(
-                "    {{\"setup\": {}, \"id\": {}, \"payload\": {}, \"p50\": [{}], \"p99\": [{}], \"p999\": [{}], \"max\": [{}], \"over_10us\": [{}], \"received\": [{}]}}",
+                "    {{\"setup\": {}, \"id\": {}, \"payload\": {}, \"p50\": [{}], \"p99\": [{}], \"p999\": [{}], \"max\": [{}], \"over_10us\": [{}], \"received\": [{}], \"line_round_trip_ns\": [{}]}}",
                 json_str(k.setup),
                 json_str(k.id),
                 json_str(k.payload),
@@ -671,6 +686,10 @@ fn to_json(
                 list(|s| s.max),
                 list(|s| s.over_10us as f64),
                 list(|s| s.received as f64),
+                runs.iter()
+                    .map(|s| format!("[{}, {}]", common::json_f64(s.line_ns.0), common::json_f64(s.line_ns.1)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )
         })
         .collect();

@@ -172,6 +172,7 @@ class Report:
         self.channels = channels or {}
         self.tail = tail or {}
         self.model = model or {}
+        self.tail_slow: set[tuple[str, str, str]] = set()
         self.states = {
             (e["group"], e["id"], e["param"]): e["line_round_trip_ns"]
             for e in self.channels.get("states", [])
@@ -210,16 +211,13 @@ class Report:
         ]
         if not marked:
             return ""
+        slow = [x for _, _, t in marked for x in t if x is not None and x > SLOW_NS]
         return (
-            "\n† The machine was in its slow state around this benchmark: a cache line's round "
-            "trip between the CPUs took "
-            + "; ".join(
-                f"{fmt_ns(t[0]) if t[0] is not None else '?'} before and "
-                f"{fmt_ns(t[1]) if t[1] is not None else '?'} after `{impl}` {p}"
-                for impl, p, t in marked
-            )
-            + f" (quiet: about 65 ns; the mark is set above {SLOW_NS:.0f} ns). Such rows are "
-            "not comparable with the others.\n"
+            f"\n† {len(marked)} measurements were made with the machine in its slow state: a "
+            "cache line's round trip between the CPUs took "
+            f"{fmt_ns(min(slow))} to {fmt_ns(max(slow))} just before or just after them "
+            f"(quiet: about 65 ns; marked above {SLOW_NS:.0f} ns; every value is in "
+            "`target/bench-results/channels.json`). They are not comparable with the others.\n"
         )
 
     def slow_bound(self, group, impls, p):
@@ -560,9 +558,16 @@ class Report:
                     if r is None:
                         continue
                     over = [o * per_million for o in r["over_10us"]]
+                    slow_reps = sum(
+                        1
+                        for pair in r.get("line_round_trip_ns", [])
+                        if any(x is not None and x > SLOW_NS for x in pair)
+                    )
+                    if slow_reps:
+                        self.tail_slow.add((setup, impl, p))
                     trows.append(
                         [
-                            f"`{impl}`",
+                            f"`{impl}`" + (f" †{slow_reps}" if slow_reps else ""),
                             p,
                             fmt_ns(med(r["p50"])),
                             fmt_ns(med(r["p99"])),
@@ -578,6 +583,13 @@ class Report:
                         ]
                     )
             out += table(header, trows) + "\n"
+            if any(k[0] == setup for k in self.tail_slow):
+                out += (
+                    f"†*n*: in *n* of the {reps} repetitions of that row a cache line's round "
+                    f"trip between the CPUs took more than {SLOW_NS:.0f} ns just before or just "
+                    "after it: the machine was in its slow state (values in "
+                    "`target/bench-results/send_tail.json`).\n\n"
+                )
 
             for p in PAYLOADS:
                 c_over = get(setup, CONFLATE, p, "over_10us")
@@ -585,12 +597,20 @@ class Report:
                 if c_over is None:
                     continue
                 floor = get(setup, "atomic_swap_floor", p, "over_10us")
+
+                def tail_slow(*impls):
+                    hit = [i for i in impls if (setup, i, p) in self.tail_slow]
+                    if not hit:
+                        return ""
+                    return "measured in the machine's slow state († on " + ", ".join(f"`{i}`" for i in hit) + ")"
+
                 if floor is not None:
                     self.target(
                         f"send_tail {setup}",
                         f"{p}: > 10 µs ≤ 1.5x atomic floor's",
                         f"{c_over * per_million:.0f} vs {floor * per_million:.0f} per M",
                         c_over <= 1.5 * floor,
+                        tail_slow(CONFLATE, "atomic_swap_floor"),
                     )
                 for impl in ("std_mutex_condvar", "parking_lot_mutex_condvar", "tokio_watch"):
                     o = get(setup, impl, p, "over_10us")
@@ -601,12 +621,13 @@ class Report:
                                 f"0.1x is {0.1 * o * per_million:.1f} per M, below the bare "
                                 f"atomic swap's own {floor * per_million:.0f} per M in this set-up"
                             )
+                        slow = tail_slow(CONFLATE, impl, "atomic_swap_floor")
                         self.target(
                             f"send_tail {setup}",
                             f"{p}: > 10 µs ≤ 0.1x `{impl}`",
                             f"{c_over * per_million:.0f} vs {o * per_million:.0f} per M",
                             c_over <= 0.1 * o,
-                            bound,
+                            f"{slow}; {bound}" if slow and bound else (slow or bound),
                         )
                 cb = get(setup, "crossbeam_bounded1_drain", p, "p999")
                 if cb is not None:
@@ -615,6 +636,7 @@ class Report:
                         f"{p}: p99.9 ≤ crossbeam's",
                         f"{fmt_ns(c_p999)} vs {fmt_ns(cb)}",
                         c_p999 <= cb,
+                        tail_slow(CONFLATE, "crossbeam_bounded1_drain"),
                     )
             bars = []
             for impl in IMPLS[1:]:
@@ -852,6 +874,8 @@ def main() -> None:
         if data and data.get("loadavg_start") is not None:
             line = f"`{name}`: load average {data['loadavg_start'][0]} at start, {data['loadavg_end'][0]} at end"
             trip = data.get("line_round_trip_ns")
+            if data.get("quiet_wait_s"):
+                line += f"; waited {data['quiet_wait_s']:.0f} s in all for the quiet state before benchmarks"
             if isinstance(trip, list) and None not in trip:
                 line += f"; a cache line's round trip between the CPUs {fmt_ns(trip[0])} at start, {fmt_ns(trip[1])} at end"
             elif isinstance(trip, (int, float)):

@@ -814,3 +814,45 @@ pub(crate) fn line_round_trip(trips: u64) -> f64 {
     b.join().expect("thread B panicked");
     elapsed.as_nanos() as f64 / trips as f64
 }
+
+/// A cache line's round trip between the CPUs above this many ns means the
+/// machine is in its slow state (about 65 ns quiet, about 330 ns slow here).
+pub(crate) const SLOW_NS: f64 = 150.0;
+
+/// Waits for the machine's quiet state before a cross-CPU measurement, all
+/// waits of one run sharing one time budget: a run on a machine that stays
+/// slow still finishes, and its rows are then marked slow by the report.
+pub(crate) struct QuietWait {
+    budget: std::time::Duration,
+    waited: std::time::Duration,
+}
+
+impl QuietWait {
+    pub(crate) const fn new(budget: std::time::Duration) -> Self {
+        QuietWait {
+            budget,
+            waited: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Measures the round trip with `trips` trips, and while it shows the
+    /// slow state and budget is left, sleeps a quarter second and measures
+    /// again. Returns the last measurement (NaN on one CPU).
+    pub(crate) fn wait(&mut self, trips: u64) -> f64 {
+        loop {
+            let t0 = Instant::now();
+            let trip = line_round_trip(trips);
+            // NaN (one CPU) counts as quiet: there is nothing to wait for.
+            if trip.is_nan() || trip <= SLOW_NS || self.waited >= self.budget {
+                return trip;
+            }
+            thread::sleep(std::time::Duration::from_millis(250));
+            self.waited += t0.elapsed();
+        }
+    }
+
+    /// Total time spent waiting so far.
+    pub(crate) fn waited(&self) -> std::time::Duration {
+        self.waited
+    }
+}
