@@ -213,7 +213,8 @@ class Report:
             return ""
         slow = [x for _, _, t in marked for x in t if x is not None and x > SLOW_NS]
         return (
-            f"\n† {len(marked)} measurements were made with the machine in its slow state: a "
+            f"\n† {len(marked)} {'measurement was' if len(marked) == 1 else 'measurements were'} "
+            "made with the machine in its slow state: a "
             "cache line's round trip between the CPUs took "
             f"{fmt_ns(min(slow))} to {fmt_ns(max(slow))} just before or just after them "
             f"(quiet: about 65 ns; marked above {SLOW_NS:.0f} ns; every value is in "
@@ -448,6 +449,9 @@ class Report:
             "two CPUs takes "
             f"**{fmt_ns(self.model['line_round_trip_ns'])} per round trip** in this run "
             f"(repetitions: {', '.join(fmt_ns(t) for t in self.model['line_round_trip_all_ns'])}; "
+            f"each measurement below waited for the quiet state, {self.model.get('quiet_wait_s', 0):.0f} s "
+            f"in all, {self.model.get('redone', 0)} were redone because the machine turned slow and "
+            f"{self.model.get('slow_kept', 0)} kept slow after three attempts; "
             "about 65 ns when the machine is in its quiet state, about 330 ns in its slow one). "
             "Then the producer is *paced*: after each send it does 0, 1, 2, ... rounds of busy "
             "work, so sends come further apart, until the consumer gets "
