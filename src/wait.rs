@@ -33,11 +33,12 @@ impl Waiter {
     }
 }
 
-/// Spin-loop hints before a blocking receive yields: 127 (about 1–3 µs on
-/// current x86 cores; 3.1 µs on the AMD EPYC guest of docs/benchmarks.md,
-/// where one hint takes 24.6 ns), long enough to catch a reply that is
-/// already on its way between two running threads, short enough not to
-/// starve a two-core machine.
+/// Spin-loop hints before a blocking receive yields: 127, 3.1 µs on the AMD
+/// EPYC guest of docs/benchmarks.md (24.6 ns per hint, measured; the time
+/// of one hint varies by CPU, from a few ns on older cores to over 40 ns on
+/// Intel cores since Skylake). Long enough to catch a reply that is already
+/// on its way between two running threads, short enough not to starve a
+/// two-core machine.
 ///
 /// The slot word is read after every hint, not after doubling batches of
 /// them: the read hits this core's copy of the cache line until a sender's
