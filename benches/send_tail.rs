@@ -556,13 +556,13 @@ fn main() {
 
     let mut results: Vec<(Key, Vec<Stats>)> = Vec::new();
     let ticks_per_ns = calibrate();
+    let mut quiet = common::QuietWait::new(Duration::from_secs(120));
     if !opts.alloc_only {
         eprintln!(
             "send_tail: {} sends x {} repetitions, timer {:.3} ticks/ns",
             opts.sends, opts.reps, ticks_per_ns
         );
         let mut buf = vec![0u64; opts.sends];
-        let mut quiet = common::QuietWait::new(Duration::from_secs(120));
         for rep in 0..opts.reps {
             eprintln!("repetition {}/{}", rep + 1, opts.reps);
             for setup in SETUPS {
@@ -598,7 +598,14 @@ fn main() {
 
     let load = (load_start, common::loadavg_json());
     let line = (line_start, common::line_round_trip(100_000));
-    let json = to_json(&opts, ticks_per_ns, &load, line, &results, &allocs);
+    let json = to_json(
+        &opts,
+        ticks_per_ns,
+        &load,
+        (line, quiet.waited().as_secs_f64()),
+        &results,
+        &allocs,
+    );
     let path = common::results_dir().join("send_tail.json");
     std::fs::write(&path, json).expect("write send_tail.json");
     print_tables(&results, &allocs);
@@ -651,12 +658,12 @@ fn to_json(
     opts: &Options,
     ticks_per_ns: f64,
     load: &(String, String),
-    line: (f64, f64),
+    (line, quiet_wait_s): ((f64, f64), f64),
     results: &[(Key, Vec<Stats>)],
     allocs: &[AllocRow],
 ) -> String {
     let mut out = format!(
-        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"tail\": [\n",
+        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"quiet_wait_s\": {:.1},\n  \"tail\": [\n",
         opts.sends,
         opts.reps,
         ticks_per_ns,
@@ -664,7 +671,8 @@ fn to_json(
         load.0,
         load.1,
         common::json_f64(line.0),
-        common::json_f64(line.1)
+        common::json_f64(line.1),
+        quiet_wait_s
     );
     let rows: Vec<String> = results
         .iter()
