@@ -81,10 +81,9 @@ const LINE_TRIPS: u64 = 100_000;
 /// machine is quiet).
 const PROBE_TRIPS: u64 = 20_000;
 
-/// Before each cross-CPU benchmark, wait for the quiet state; at most this
-/// long in all, per run.
-static QUIET: Mutex<common::QuietWait> =
-    Mutex::new(common::QuietWait::new(Duration::from_secs(120)));
+/// Before each cross-CPU benchmark, wait for the quiet state (within
+/// `common::QUIET_BUDGET` in all).
+static QUIET: Mutex<common::QuietWait> = Mutex::new(common::QuietWait::new(common::QUIET_BUDGET));
 
 /// Checks the machine's state around one benchmark that involves both CPUs,
 /// only if criterion runs it (a filtered-out benchmark never calls

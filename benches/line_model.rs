@@ -30,8 +30,9 @@
 //!
 //! Medians of `--reps` (default 3) repetitions of `--sends` (default
 //! 300,000) sends per point. Each measurement waits for the machine's quiet
-//! state first (`common::QuietWait`, 120 s in all) and is redone, up to
-//! `ATTEMPTS` times, when the state was slow just before or after it.
+//! state first (`common::QuietWait`, within `common::QUIET_BUDGET`) and,
+//! while that budget lasts, is redone, up to `ATTEMPTS` times, when the
+//! state was slow just before or after it.
 //! Results go to stdout and to `target/bench-results/line_model.json`.
 
 mod common;
@@ -324,7 +325,7 @@ impl Sweeper {
             if !slow {
                 return result;
             }
-            if attempt == ATTEMPTS {
+            if attempt == ATTEMPTS || self.quiet.exhausted() {
                 self.slow_kept += 1;
                 return result;
             }
@@ -368,7 +369,7 @@ fn main() {
         return;
     }
     let load_start = common::loadavg_json();
-    let mut quiet = common::QuietWait::new(std::time::Duration::from_secs(120));
+    let mut quiet = common::QuietWait::new(common::QUIET_BUDGET);
     quiet.wait(PROBE_TRIPS);
     let trips: Vec<f64> = (0..reps).map(|_| common::line_round_trip(sends)).collect();
     let trip = median(trips.clone());

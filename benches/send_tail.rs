@@ -556,7 +556,7 @@ fn main() {
 
     let mut results: Vec<(Key, Vec<Stats>)> = Vec::new();
     let ticks_per_ns = calibrate();
-    let mut quiet = common::QuietWait::new(Duration::from_secs(120));
+    let mut quiet = common::QuietWait::new(common::QUIET_BUDGET);
     if !opts.alloc_only {
         eprintln!(
             "send_tail: {} sends x {} repetitions, timer {:.3} ticks/ns",
