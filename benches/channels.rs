@@ -46,8 +46,8 @@ struct ShareEntry {
 }
 
 /// The machine's state around one benchmark: a cache line's round trip
-/// between the CPUs just before its first call (criterion's warm-up) and
-/// just after its last (`common::line_round_trip`).
+/// between the CPUs just before criterion starts it (after any wait for the
+/// quiet state) and just after it ends (`common::line_round_trip`).
 struct StateEntry {
     group: String,
     id: String,
@@ -85,40 +85,44 @@ const PROBE_TRIPS: u64 = 20_000;
 /// `common::QUIET_BUDGET` in all).
 static QUIET: Mutex<common::QuietWait> = Mutex::new(common::QuietWait::new(common::QUIET_BUDGET));
 
-/// Checks the machine's state around one benchmark that involves both CPUs,
-/// only if criterion runs it (a filtered-out benchmark never calls
-/// `before`).
+/// Checks the machine's state around one benchmark that involves both CPUs.
+///
+/// The wait for the quiet state happens when the probe is made, before
+/// `bench_function`: inside criterion's first call it would count as
+/// warm-up time and spoil criterion's choice of iteration counts. A
+/// benchmark that criterion's filter leaves out never calls `ran`, and its
+/// probe records nothing (it may still have waited, within the budget).
 struct StateProbe {
     group: &'static str,
     id: &'static str,
     param: String,
-    before_ns: Cell<Option<f64>>,
+    before_ns: f64,
+    ran: Cell<bool>,
 }
 
 impl StateProbe {
+    /// Waits for the quiet state (within the run's budget) and records it.
     fn new(group: &'static str, id: &'static str, param: &str) -> Self {
         StateProbe {
             group,
             id,
             param: param.to_owned(),
-            before_ns: Cell::new(None),
+            before_ns: QUIET.lock().unwrap().wait(PROBE_TRIPS),
+            ran: Cell::new(false),
         }
     }
 
-    /// Called at the start of every measured call; on the first, waits for
-    /// the quiet state (within the run's budget) and records the state.
-    fn before(&self) {
-        if self.before_ns.get().is_none() {
-            self.before_ns
-                .set(Some(QUIET.lock().unwrap().wait(PROBE_TRIPS)));
-        }
+    /// Called by every measured call: the benchmark did run.
+    fn ran(&self) {
+        self.ran.set(true);
     }
 
     /// Called once the benchmark is done: records both checks.
     fn finish(self) {
-        let Some(before_ns) = self.before_ns.get() else {
+        if !self.ran.get() {
             return;
-        };
+        }
+        let before_ns = self.before_ns;
         let after_ns = common::line_round_trip(PROBE_TRIPS);
         let mut guard = EXTRAS.lock().unwrap();
         guard
@@ -360,7 +364,7 @@ impl<T: Payload> Visit<T> for SendContended<'_, '_> {
         self.group
             .bench_function(BenchmarkId::new(C::ID, T::NAME), |b| {
                 b.iter_custom(|iters| {
-                    probe.before();
+                    probe.ran();
                     let (elapsed, got) = contended_once::<T, C>(iters, producers);
                     record_share(name, C::ID, T::NAME, got, iters * producers as u64);
                     elapsed
@@ -429,7 +433,7 @@ impl<T: Payload> Visit<T> for RoundTrip<'_, '_> {
         self.group
             .bench_function(BenchmarkId::new(C::ID, param), |b| {
                 b.iter_custom(|iters| {
-                    probe.before();
+                    probe.ran();
                     round_trip_once::<T, C>(iters, pinned)
                 });
             });

@@ -741,7 +741,7 @@ class Report:
         slow = sum(1 for t in self.targets if t[3] is False and "slow state" in t[4])
         out += f"{met} met, {missed} missed"
         out += f" ({below} of the misses ask for less than the bare atomic swap does in the same run"
-        out += f"; {slow} were measured with the machine in its slow state, marked †).\n\n"
+        out += f"; {slow} {'was' if slow == 1 else 'were'} measured with the machine in its slow state, marked †).\n\n"
         out += table(["scenario", "target", "measured", "result", "same run says"], rows, numeric=False)
         return out + "\n"
 
