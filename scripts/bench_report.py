@@ -909,7 +909,7 @@ def main() -> None:
         "differences, and maxima, as noise.\n\n"
         "Commands:\n\n"
         "```sh\n"
-        "cargo bench                      # the three targets below, about 3 to 7 minutes on 2 CPUs\n"
+        "cargo bench                      # the three targets below, 3.5 to 8 minutes on 2 CPUs (up to 3 of them waiting for the quiet state)\n"
         "cargo bench --bench channels     # criterion: send_idle, send_contended(_2p), round_trip\n"
         "cargo bench --bench send_tail    # custom harness: send_tail, alloc_per_op\n"
         "cargo bench --bench line_model   # custom harness: cache-line round trip, slot models\n"
