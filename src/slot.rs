@@ -388,8 +388,8 @@ impl<T> Chan<T> {
                     true,
                     // ORDERING: SeqCst. Acquire: pairs with the holder's
                     // Release in `release`, so its move out of the node
-                    // happens before our write. SeqCst: one half of the Dekker pair
-                    // with the receiver's drop (see above).
+                    // happens before our write. SeqCst: one half of the
+                    // Dekker pair with the receiver's drop (see above).
                     Ordering::SeqCst,
                     // ORDERING: Relaxed: a failure only moves on to the next
                     // node.
@@ -506,26 +506,25 @@ impl<T> Chan<T> {
         unsafe { value.assume_init() }
     }
 
-    /// Gives back an empty node we hold, adding `count` (0 or 1) to the
-    /// displacement counts first: an arena node returns to the pool, an
-    /// overflow node is freed. `kind` comes from the slot word the node was
-    /// taken out of (or, for a node never published, from its maker).
+    /// Gives back an empty node we hold, first counting one displacement if
+    /// `displaced` (a put overwrote its value): an arena node returns to the
+    /// pool, an overflow node is freed. `kind` comes from the slot word the
+    /// node was taken out of (or, for a node never published, from its
+    /// maker).
     ///
     /// # Safety
     ///
     /// The caller holds `node` exclusively, its value cell is empty, and
     /// `kind` is the node's.
     #[inline]
-    unsafe fn release(&self, node: NonNull<Node<T>>, kind: Kind, count: u64) {
+    unsafe fn release(&self, node: NonNull<Node<T>>, kind: Kind, displaced: bool) {
         let index = match kind {
             Kind::Arena(index) => index,
             Kind::Overflow => {
-                if count != 0 {
+                if displaced {
                     // ORDERING: Relaxed: a counter with no data attached
                     // (rule 7); overflow nodes are rare, so one RMW here.
-                    self.handles
-                        .overflow_count
-                        .fetch_add(count, Ordering::Relaxed);
+                    self.handles.overflow_count.fetch_add(1, Ordering::Relaxed);
                 }
                 // SAFETY: ours, empty, and overflow nodes come from `alloc`.
                 unsafe { Self::free(node) };
@@ -534,14 +533,14 @@ impl<T> Chan<T> {
         };
         debug_assert!(index < ARENA, "arena index {index} out of range");
         let pool = &self.core.pool;
-        if count != 0 {
+        if displaced {
             // Only the holder of node `index` writes its count, and holders
             // follow one another through the Release below and the next
             // claim's Acquire, so a load and a store lose nothing.
             // ORDERING: Relaxed (both): the holders' order comes from the
             // flag; readers (`overwritten`) only need coherence.
             let now = pool.counts[index].load(Ordering::Relaxed);
-            pool.counts[index].store(now.wrapping_add(count), Ordering::Relaxed);
+            pool.counts[index].store(now.wrapping_add(1), Ordering::Relaxed);
         }
         // ORDERING: Release: our move out of the node (and our count store)
         // happens before the next claimer's write (it acquires in `claim`).
@@ -567,11 +566,11 @@ impl<T> Chan<T> {
     ///
     /// As for `read`, and `kind` is the node's.
     #[inline]
-    unsafe fn unload(&self, node: NonNull<Node<T>>, kind: Kind, count: u64) -> T {
+    unsafe fn unload(&self, node: NonNull<Node<T>>, kind: Kind, displaced: bool) -> T {
         // SAFETY: forwarded from the caller.
         let value = unsafe { Self::read(node) };
         // SAFETY: we hold it and just emptied it; `kind` is forwarded.
-        unsafe { self.release(node, kind, count) };
+        unsafe { self.release(node, kind, displaced) };
         value
     }
 
@@ -612,7 +611,7 @@ impl<T> Chan<T> {
             // ORDERING: Relaxed: we touched nothing the receiver reads.
             self.handles.overflow.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: `node` never left our hands and holds `value`.
-            return Put::Refused(unsafe { self.unload(node, Kind::Overflow, 0) });
+            return Put::Refused(unsafe { self.unload(node, Kind::Overflow, false) });
         }
         let old = self.core.slot.publish(node, Kind::Overflow);
         // ORDERING: Release: a dropping receiver that acquires a zero count
@@ -631,7 +630,7 @@ impl<T> Chan<T> {
                 // node is dropping it, and spares a copy out.
                 // SAFETY: our AcqRel swap took `node` out of the slot, so it
                 // is ours; its value cell counts as empty from now on.
-                unsafe { self.release(node, old.kind(), 1) };
+                unsafe { self.release(node, old.kind(), true) };
                 return Put::Sent(None);
             }
             // SAFETY: our AcqRel swap took `node` out of the slot, so it is
@@ -639,13 +638,13 @@ impl<T> Chan<T> {
             // value is moved out before the node goes back, and dropped (by
             // `send`) only after that, so user code never runs while we hold
             // a node.
-            return Put::Sent(Some(unsafe { self.unload(node, old.kind(), 1) }));
+            return Put::Sent(Some(unsafe { self.unload(node, old.kind(), true) }));
         }
         if let Some(spare) = old.spare() {
             // SAFETY: our AcqRel swap took the receiver's spare out of the
             // slot, so it is ours, and the receiver's Release `take` made its
             // move out of it visible; it is empty and an arena node.
-            unsafe { self.release(spare, old.kind(), 0) };
+            unsafe { self.release(spare, old.kind(), false) };
         }
         if old.is_waiting() {
             self.wake_claimed();
@@ -732,7 +731,7 @@ impl<T> Chan<T> {
                 unsafe { *cell = Some((node, kind)) }
             }),
             // SAFETY: ours and just emptied.
-            Kind::Overflow => unsafe { self.release(node, Kind::Overflow, 0) },
+            Kind::Overflow => unsafe { self.release(node, Kind::Overflow, false) },
         }
         Take::Value(value)
     }
@@ -824,7 +823,7 @@ impl<T> Chan<T> {
             unsafe { (*cell).take() }
         }) {
             // SAFETY: the receiver's spare is ours, empty, an arena node.
-            unsafe { self.release(node, kind, 0) };
+            unsafe { self.release(node, kind, false) };
         }
         // ORDERING: SeqCst: our half of the Dekker pair with every claim
         // and overflow entry (see `claim`); the reads follow in
@@ -840,12 +839,12 @@ impl<T> Chan<T> {
         let swept = self.core.slot.sweep();
         if let Some(spare) = swept.spare() {
             // SAFETY: the spare we left is ours again, empty, an arena node.
-            unsafe { self.release(spare, swept.kind(), 0) };
+            unsafe { self.release(spare, swept.kind(), false) };
         }
         if let Some(node) = swept.value() {
             // SAFETY: our Acquire swap took `node` out of the slot, so it is
             // ours, and it synchronized with the publish of its value.
-            let value = unsafe { self.unload(node, swept.kind(), 0) };
+            let value = unsafe { self.unload(node, swept.kind(), false) };
             drop(value);
         }
     }
