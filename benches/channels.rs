@@ -74,13 +74,6 @@ static LOAD_START: Mutex<String> = Mutex::new(String::new());
 /// its states the machine was in (`common::line_round_trip`).
 static LINE_START: Mutex<f64> = Mutex::new(f64::NAN);
 
-/// Round trips per `line_round_trip` check at the start and end of a run.
-const LINE_TRIPS: u64 = 100_000;
-
-/// Round trips per check around one benchmark (about 1.3 ms when the
-/// machine is quiet).
-const PROBE_TRIPS: u64 = 20_000;
-
 /// Before each cross-CPU benchmark, wait for the quiet state (within
 /// `common::QUIET_BUDGET` in all).
 static QUIET: Mutex<common::QuietWait> = Mutex::new(common::QuietWait::new(common::QUIET_BUDGET));
@@ -107,7 +100,7 @@ impl StateProbe {
             group,
             id,
             param: param.to_owned(),
-            before_ns: QUIET.lock().unwrap().wait(PROBE_TRIPS),
+            before_ns: QUIET.lock().unwrap().wait(common::PROBE_TRIPS),
             ran: Cell::new(false),
         }
     }
@@ -123,7 +116,7 @@ impl StateProbe {
             return;
         }
         let before_ns = self.before_ns;
-        let after_ns = common::line_round_trip(PROBE_TRIPS);
+        let after_ns = common::line_round_trip(common::PROBE_TRIPS);
         let mut guard = EXTRAS.lock().unwrap();
         guard
             .get_or_insert_with(Extras::default)
@@ -170,18 +163,6 @@ fn record_skip(group: &str, id: &str, payload: &str, reason: &str) {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn write_extras() {
     let guard = EXTRAS.lock().unwrap();
     let Some(extras) = guard.as_ref() else {
@@ -193,7 +174,7 @@ fn write_extras() {
         LOAD_START.lock().unwrap(),
         common::loadavg_json(),
         common::json_f64(*LINE_START.lock().unwrap()),
-        common::json_f64(common::line_round_trip(LINE_TRIPS)),
+        common::json_f64(common::line_round_trip(common::LINE_TRIPS)),
         QUIET.lock().unwrap().waited().as_secs_f64()
     );
     let rows: Vec<String> = extras
@@ -209,7 +190,7 @@ fn write_extras() {
                 json_str(g),
                 json_str(i),
                 json_str(p),
-                median(per_call.collect()),
+                common::median(per_call.collect()),
                 got as f64 / sent as f64,
                 calls.len()
             )
@@ -456,7 +437,7 @@ fn main() {
         eprintln!("warning: fewer than 2 CPUs; pinned scenarios share one CPU");
     }
     *LOAD_START.lock().unwrap() = common::loadavg_json();
-    *LINE_START.lock().unwrap() = common::line_round_trip(LINE_TRIPS);
+    *LINE_START.lock().unwrap() = common::line_round_trip(common::LINE_TRIPS);
 
     {
         let mut g = c.benchmark_group("send_idle");

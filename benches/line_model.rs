@@ -197,12 +197,7 @@ impl<const INLINE: bool, const SWAP_ONLY: bool> Chan<u64> for SlotModel<INLINE, 
         Some(value)
     }
     fn recv(rx: &mut Self::Rx) -> u64 {
-        loop {
-            if let Some(v) = Self::try_recv(rx) {
-                return v;
-            }
-            std::hint::spin_loop();
-        }
+        common::spin_recv::<u64, Self>(rx)
     }
 }
 
@@ -250,11 +245,6 @@ fn paced<T: Payload, C: Chan<T>>(pace: u32, sends: u64) -> (f64, f64) {
         elapsed.as_nanos() as f64 / sends as f64,
         got as f64 / sends as f64,
     )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -305,9 +295,6 @@ struct Sweeper {
     slow_kept: u32,
 }
 
-/// Round trips per check of the machine's state around one measurement.
-const PROBE_TRIPS: u64 = 20_000;
-
 /// Attempts per measurement when the machine turns slow during it.
 const ATTEMPTS: u32 = 3;
 
@@ -318,9 +305,9 @@ impl Sweeper {
     fn measure<T: Payload, C: Chan<T>>(&mut self, pace: u32) -> (f64, f64) {
         let mut attempt = 1;
         loop {
-            let before = self.quiet.wait(PROBE_TRIPS);
+            let before = self.quiet.wait(common::PROBE_TRIPS);
             let result = paced::<T, C>(pace, self.sends);
-            let after = common::line_round_trip(PROBE_TRIPS);
+            let after = common::line_round_trip(common::PROBE_TRIPS);
             let slow = [before, after].iter().any(|&t| t > common::SLOW_NS);
             if !slow {
                 return result;
@@ -341,8 +328,8 @@ impl Sweeper {
                 (0..self.reps).map(|_| self.measure::<T, C>(pace)).collect();
             let point = (
                 pace,
-                median(runs.iter().map(|r| r.0).collect()),
-                median(runs.iter().map(|r| r.1).collect()),
+                common::median(runs.iter().map(|r| r.0).collect()),
+                common::median(runs.iter().map(|r| r.1).collect()),
             );
             points.push(point);
             if point.2 >= KEEP_UP {
@@ -370,9 +357,9 @@ fn main() {
     }
     let load_start = common::loadavg_json();
     let mut quiet = common::QuietWait::new(common::QUIET_BUDGET);
-    quiet.wait(PROBE_TRIPS);
+    quiet.wait(common::PROBE_TRIPS);
     let trips: Vec<f64> = (0..reps).map(|_| common::line_round_trip(sends)).collect();
-    let trip = median(trips.clone());
+    let trip = common::median(trips.clone());
     println!("line_model: {sends} sends per point, {reps} repetitions, medians");
     println!("  cache-line round trip between CPU 0 and CPU 1: {trip:.1} ns");
 

@@ -301,9 +301,6 @@ struct Key {
     payload: &'static str,
 }
 
-/// Round trips per check of the machine's state around one run.
-const PROBE_TRIPS: u64 = 20_000;
-
 struct TailVisit<'a> {
     /// Waits for the quiet state before each run (one budget per process).
     quiet: &'a mut common::QuietWait,
@@ -326,9 +323,9 @@ impl<T: Payload> Visit<T> for TailVisit<'_> {
         if self.only.is_some_and(|id| id != C::ID) {
             return;
         }
-        let before = self.quiet.wait(PROBE_TRIPS);
+        let before = self.quiet.wait(common::PROBE_TRIPS);
         let got = tail_run::<T, C>(self.setup, self.buf);
-        let after = common::line_round_trip(PROBE_TRIPS);
+        let after = common::line_round_trip(common::PROBE_TRIPS);
         let s = stats(self.buf, self.ticks_per_ns, got, (before, after));
         let key = Key {
             setup: self.setup.name(),
@@ -340,16 +337,6 @@ impl<T: Payload> Visit<T> for TailVisit<'_> {
             key.setup, key.id, key.payload, s.p50, s.p999, s.max, s.over_10us
         );
         push(self.results, key, s);
-    }
-}
-
-fn median_f(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
@@ -542,7 +529,7 @@ fn main() {
         return;
     }
     let load_start = common::loadavg_json();
-    let line_start = common::line_round_trip(100_000);
+    let line_start = common::line_round_trip(common::LINE_TRIPS);
     if common::cpus() < 2 {
         eprintln!("warning: fewer than 2 CPUs; the pinned set-ups share one CPU");
     }
@@ -579,9 +566,9 @@ fn main() {
                 if opts.only.is_some() {
                     continue;
                 }
-                let before = quiet.wait(PROBE_TRIPS);
+                let before = quiet.wait(common::PROBE_TRIPS);
                 timer_run(setup, &mut buf);
-                let after = common::line_round_trip(PROBE_TRIPS);
+                let after = common::line_round_trip(common::PROBE_TRIPS);
                 let s = stats(&mut buf, ticks_per_ns, 0, (before, after));
                 push(
                     &mut results,
@@ -597,7 +584,7 @@ fn main() {
     }
 
     let load = (load_start, common::loadavg_json());
-    let line = (line_start, common::line_round_trip(100_000));
+    let line = (line_start, common::line_round_trip(common::LINE_TRIPS));
     let json = to_json(
         &opts,
         ticks_per_ns,
@@ -619,7 +606,7 @@ fn print_tables(results: &[(Key, Vec<Stats>)], allocs: &[AllocRow]) {
             "setup", "impl", "T", "p50", "p99", "p99.9", "max", ">10us (min-max)"
         );
         for (k, runs) in results {
-            let med = |f: fn(&Stats) -> f64| median_f(runs.iter().map(f).collect());
+            let med = |f: fn(&Stats) -> f64| common::median(runs.iter().map(f).collect());
             let over: Vec<u64> = runs.iter().map(|s| s.over_10us).collect();
             println!(
                 "{:<19} {:<26} {:<4} {:>8.0} {:>8.0} {:>9.0} {:>11.0} {:>7.0} ({}-{})",

@@ -100,7 +100,7 @@ pub(crate) trait Chan<T: Payload>: 'static {
 
 /// Spin-wait receive, used by the designs that cannot block.
 #[inline]
-fn spin_recv<T: Payload, C: Chan<T>>(rx: &mut C::Rx) -> T {
+pub(crate) fn spin_recv<T: Payload, C: Chan<T>>(rx: &mut C::Rx) -> T {
     loop {
         if let Some(v) = C::try_recv(rx) {
             return v;
@@ -746,6 +746,20 @@ pub(crate) fn json_str(s: &str) -> String {
     format!("\"{s}\"")
 }
 
+/// The median of `v` (the mean of the two middle values for an even
+/// count; NaN for none).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// A number for the JSON files: `null` when it is not finite (NaN is not
 /// JSON).
 pub(crate) fn json_f64(x: f64) -> String {
@@ -818,6 +832,14 @@ pub(crate) fn line_round_trip(trips: u64) -> f64 {
 /// A cache line's round trip between the CPUs above this many ns means the
 /// machine is in its slow state (about 65 ns quiet, about 330 ns slow here).
 pub(crate) const SLOW_NS: f64 = 150.0;
+
+/// Round trips per check of the machine's state at the start and end of a
+/// bench process.
+pub(crate) const LINE_TRIPS: u64 = 100_000;
+
+/// Round trips per check of the machine's state around one measurement
+/// (about 1.3 ms when the machine is quiet).
+pub(crate) const PROBE_TRIPS: u64 = 20_000;
 
 /// Time each bench process may spend waiting for the quiet state: the three
 /// of `cargo bench` wait at most three minutes in all, so the whole run
