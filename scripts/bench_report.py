@@ -92,6 +92,11 @@ def load_json(path: Path) -> dict | None:
 # ---------------------------------------------------------------------------
 
 
+def joined(*parts: str) -> str:
+    """The non-empty parts, separated by semicolons."""
+    return "; ".join(p for p in parts if p)
+
+
 def fmt_ns(ns: float | None) -> str:
     if ns is None:
         return "—"
@@ -221,12 +226,15 @@ class Report:
             "`target/bench-results/channels.json`). They are not comparable with the others.\n"
         )
 
-    def slow_bound(self, group, impls, p):
-        """Text for a target whose rows were measured in the slow state."""
-        hit = [i for i in impls if self.slow(group, i, p)]
+    @staticmethod
+    def slow_text(hit):
+        """Text for a target whose rows `hit` were measured in the slow state."""
         if not hit:
             return ""
         return "measured in the machine's slow state († on " + ", ".join(f"`{i}`" for i in hit) + ")"
+
+    def slow_bound(self, group, impls, p):
+        return self.slow_text([i for i in impls if self.slow(group, i, p)])
 
     def target(self, scenario, what, measured, ok, bound=""):
         """Records one target; `bound`, for a miss, is what the same run says
@@ -356,7 +364,7 @@ class Report:
                 f"{p}: ≤ 1.0x triple_buffer with at least its share",
                 f"{fmt_ratio(r)}, {share_txt}",
                 ok,
-                f"{slow}; {bound}" if slow else bound,
+                joined(slow, bound),
             )
             floor = self.ns(g, "atomic_swap_floor", p)
             fastest = min((v for v in pv.values() if v is not None), default=None)
@@ -384,7 +392,7 @@ class Report:
                     f"{p}: ≥ 2x faster than `{impl}`",
                     fmt_ratio(r),
                     None if r is None else r <= 0.5,
-                    f"{slow}; {bound}" if slow and bound else (slow or bound),
+                    joined(slow, bound),
                 )
             self.chart_row(f"send_contended {p}", g, p)
         return out
@@ -603,10 +611,7 @@ class Report:
                 floor = get(setup, "atomic_swap_floor", p, "over_10us")
 
                 def tail_slow(*impls):
-                    hit = [i for i in impls if (setup, i, p) in self.tail_slow]
-                    if not hit:
-                        return ""
-                    return "measured in the machine's slow state († on " + ", ".join(f"`{i}`" for i in hit) + ")"
+                    return self.slow_text([i for i in impls if (setup, i, p) in self.tail_slow])
 
                 if floor is not None:
                     self.target(
@@ -631,7 +636,7 @@ class Report:
                             f"{p}: > 10 µs ≤ 0.1x `{impl}`",
                             f"{c_over * per_million:.0f} vs {o * per_million:.0f} per M",
                             c_over <= 0.1 * o,
-                            f"{slow}; {bound}" if slow and bound else (slow or bound),
+                            joined(slow, bound),
                         )
                 cb = get(setup, "crossbeam_bounded1_drain", p, "p999")
                 if cb is not None:
