@@ -162,10 +162,10 @@
 // (a) no overflow put is in the gate and (b) every arena node is free or
 // in the slot (`admitted_puts_done` argues why that cannot be true while an
 // admitted arena put has not swapped), then sweeps the slot and drops the
-// value (rule 5). The wait is bounded by those puts'
-// own few steps: no user code and no allocator runs between a claim and a
-// release (arena nodes exist from the start; an overflow put allocates
-// before it enters its gate). Senders never wait for the receiver.
+// value (rule 5). The wait is bounded by those puts' own few steps: no user
+// code and no allocator runs between a claim and a release (arena nodes
+// exist from the start; an overflow put allocates before it enters its
+// gate). Senders never wait for the receiver.
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
