@@ -176,6 +176,8 @@ impl<const INLINE: bool, const SWAP_ONLY: bool> Chan<u64> for SlotModel<INLINE, 
     fn try_recv((model, spare): &mut Self::Rx) -> Option<u64> {
         let word = model.word(Self::LAYOUT);
         if !SWAP_ONLY {
+            // ORDERING: Relaxed: a look that spares the swap on an empty
+            // slot; the swap below decides and acquires.
             let seen = word.load(Ordering::Relaxed);
             if seen == EMPTY || seen & SPARE != 0 {
                 return None;
