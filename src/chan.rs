@@ -476,6 +476,70 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// How many values were displaced between the value received last and
+    /// the one received before it (since the channel was made, for the
+    /// first value): the values this receiver never saw.
+    ///
+    /// It is 0 before the first value, and only a receive that returns a
+    /// value changes it. With sends that do not overlap in time (one
+    /// producer thread, or producers that take turns), it is exact: after
+    /// receiving `v` right after `u` from a producer sending 0, 1, 2, …,
+    /// `skipped() == v - u - 1`, and over a whole run the `skipped()` of
+    /// every value received plus the displacements since the last one add
+    /// up to [`overwritten`](Receiver::overwritten).
+    ///
+    /// Use it to tell a flap from a repeat: a leader loop that receives
+    /// `true` again with `skipped() > 0` knows leadership was lost and
+    /// regained in between.
+    ///
+    /// # Sends that overlap
+    ///
+    /// Each send numbers its value with a load and a store (no atomic
+    /// read-modify-write, so that `send` keeps its cost), and `skipped`
+    /// is the gap between two numbers. When two sends from different
+    /// threads run at the same instant, they can draw the same number or
+    /// put their values in the other order; then one receive may count one
+    /// displacement too few or too many (never a wrapped-around value: a
+    /// number that does not advance counts as 0), and the sum over a run
+    /// may then differ from `overwritten()`, which itself stays exact. See
+    /// the crate docs' "Waiting on several channels" for why exactness for
+    /// overlapping sends would cost every send a wait or an extra atomic
+    /// read-modify-write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = conflate::channel();
+    /// assert_eq!(rx.skipped(), 0);
+    /// for term in 0..5u64 {
+    ///     tx.send(term).unwrap();
+    /// }
+    /// assert_eq!(rx.recv(), Ok(4));
+    /// assert_eq!(rx.skipped(), 4); // 0, 1, 2 and 3 were displaced
+    /// tx.send(5).unwrap();
+    /// assert_eq!(rx.recv(), Ok(5));
+    /// assert_eq!(rx.skipped(), 0); // nothing in between
+    ///
+    /// // Flap detection: `true` again, but with values in between.
+    /// let (tx, rx) = conflate::channel();
+    /// tx.send(true).unwrap();
+    /// assert_eq!(rx.recv(), Ok(true));
+    /// tx.send(false).unwrap(); // lost leadership...
+    /// tx.send(true).unwrap(); // ...and regained it before we looked
+    /// assert_eq!(rx.recv(), Ok(true));
+    /// assert!(rx.skipped() > 0, "a flap, not a repeat");
+    /// ```
+    pub fn skipped(&self) -> u64 {
+        self.chan.skipped()
+    }
+
+    /// The channel, for `Select`.
+    pub(crate) fn chan(&self) -> &Chan<T> {
+        &self.chan
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     /// Drops the value in the slot, if any, right away; later sends return
     /// their value in [`SendError`].

@@ -225,3 +225,64 @@ impl From<RecvError> for RecvTimeoutError {
         RecvTimeoutError::Disconnected
     }
 }
+
+/// No watched receiver was ready: returned by [`Select::try_ready`].
+///
+/// Like crossbeam-channel's `TrySelectError`. Also returned when the
+/// `Select` watches nothing.
+///
+/// [`Select::try_ready`]: crate::Select::try_ready
+///
+/// # Examples
+///
+/// ```
+/// use conflate::{Select, TryReadyError};
+///
+/// let (_tx, rx) = conflate::channel::<u8>();
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.try_ready(), Err(TryReadyError));
+/// assert_eq!(TryReadyError.to_string(), "no receiver was ready");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TryReadyError;
+
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no receiver was ready")
+    }
+}
+
+impl Error for TryReadyError {}
+
+/// No watched receiver became ready before the deadline: returned by
+/// [`Select::ready_timeout`] and [`Select::ready_deadline`].
+///
+/// Like crossbeam-channel's `ReadyTimeoutError`. Nothing is lost: a value
+/// that raced the deadline stays in its channel.
+///
+/// [`Select::ready_timeout`]: crate::Select::ready_timeout
+/// [`Select::ready_deadline`]: crate::Select::ready_deadline
+///
+/// # Examples
+///
+/// ```
+/// use conflate::{ReadyTimeoutError, Select};
+/// use std::time::Duration;
+///
+/// let (_tx, rx) = conflate::channel::<u8>();
+/// let mut sel = Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.ready_timeout(Duration::from_millis(1)), Err(ReadyTimeoutError));
+/// assert_eq!(ReadyTimeoutError.to_string(), "timed out waiting for a ready receiver");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyTimeoutError;
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for a ready receiver")
+    }
+}
+
+impl Error for ReadyTimeoutError {}

@@ -109,13 +109,18 @@
 
 mod chan;
 mod error;
+mod select;
 mod slot;
 mod state;
 mod sync;
 mod wait;
+mod waiter;
 
 pub use chan::{IntoIter, Iter, Receiver, RecvFuture, Sender, TryIter, channel};
-pub use error::{RecvError, RecvTimeoutError, SendError, TryRecvError};
+pub use error::{
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SendError, TryReadyError, TryRecvError,
+};
+pub use select::Select;
 
 /// The README's examples run as doctests, so they cannot drift from the API.
 #[cfg(doctest)]

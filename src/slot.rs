@@ -171,10 +171,11 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use crate::state::{Kind, MAX_ARENA, NODE_ALIGN, SlotWord, Word};
+use crate::sync::receiver_waits_until;
 use crate::sync::{
     AtomicBool, AtomicU64, AtomicUsize, CachePadded, LeakTrack, Ordering, UnsafeCell,
 };
-use crate::wait::Waiter;
+use crate::waiter::{Waiter, WaiterCell};
 
 /// Heap cell for one value. Aligned to 128 bytes, which leaves the slot
 /// word's seven tag bits free (`state::NODE_ALIGN`) and keeps a value of up
@@ -185,6 +186,10 @@ pub(crate) struct Node<T> {
     /// a sender between writing the value and publishing, or of a thread
     /// between taking the node and moving the value out.
     value: UnsafeCell<MaybeUninit<T>>,
+    /// The put's sequence number (`Pool::next_seq`), written with the value
+    /// and read by whoever takes the value out; owned like `value`. After
+    /// the value so that a small value and its number share a cache line.
+    seq: UnsafeCell<u64>,
     /// Under loom, reports a node that is never freed.
     _track: LeakTrack,
 }
@@ -195,6 +200,7 @@ impl<T> Node<T> {
     fn empty() -> Self {
         Node {
             value: UnsafeCell::new(MaybeUninit::uninit()),
+            seq: UnsafeCell::new(0),
             _track: LeakTrack::new(),
         }
     }
@@ -227,24 +233,16 @@ const _: () = assert!(
     "arena indices live in the slot word's tag bits"
 );
 
-/// The receiver's waiter and the flag that says no sender is reading it.
-struct WaiterSlot {
-    /// The receiver's waiter. Owned as described in the protocol essay.
-    cell: UnsafeCell<Option<Waiter>>,
-    /// True when the receiver may write `cell`: it has not registered since
-    /// the last claim finished, or it took its registration back itself.
-    free: AtomicBool,
-}
-
 // The pool is one cache line (see `Pool`).
-const _: () = assert!(size_of::<Pool<()>>() <= 64);
+const _: () = assert!(size_of::<Pool>() <= 64);
 
 /// The arena: one flag per node, the receiver-gone flag the claims check,
-/// the nodes' block and the per-node displacement counts. With six nodes
-/// this is exactly one 64-byte cache line, so a put's claim and release
-/// touch one line (with the node pointers and the counts on a second line,
-/// two producers at once measured 30 % slower).
-struct Pool<T> {
+/// the put sequence counter and the per-node displacement counts. With six
+/// nodes this is exactly one 64-byte cache line, so a put's claim, sequence
+/// number and release touch one line (with the counts on a second line, two
+/// producers at once measured 30 % slower). The block's address, which
+/// nobody writes, sits on the rarely written `Handles` line.
+struct Pool {
     /// `held[i]`: arena node `i` is taken (by a put, the slot, or the
     /// receiver). Set by a claim's compare-exchange, cleared by the holder
     /// with a plain Release store.
@@ -252,10 +250,12 @@ struct Pool<T> {
     /// The receiver is dropping or gone. Stored once by the receiver's drop;
     /// every claim reads it after its compare-exchange (see `claim`).
     rx_gone: AtomicBool,
-    /// The arena's `ARENA` nodes, one block allocated with the channel and
-    /// freed with it (node `i` is `nodes.add(i)`). A node's value cell is
-    /// owned as its flag says.
-    nodes: NonNull<Node<T>>,
+    /// The number of admitted puts so far: each put, between its claim and
+    /// its swap, loads it, writes one more into its node as the value's
+    /// sequence number, and stores that back (a load and a store, not an
+    /// RMW). When puts do not overlap, this numbers them in swap order and
+    /// `Receiver::skipped` is exact; see `Chan::take_seq`.
+    next_seq: AtomicU64,
     /// `counts[i]`: how many values arena node `i` held that a put
     /// displaced. Written (load, add one, store) only by the holder of node
     /// `i`, so no RMW is needed; `overwritten()` sums them.
@@ -270,7 +270,7 @@ struct Core<T> {
     /// The slot word: value node and flags.
     slot: CachePadded<SlotWord<Node<T>>>,
     /// The arena: node flags, receiver-gone flag, counts.
-    pool: CachePadded<Pool<T>>,
+    pool: CachePadded<Pool>,
 }
 
 /// The block shared by every handle of one channel.
@@ -278,16 +278,56 @@ pub(crate) struct Chan<T> {
     /// The slot word and the arena.
     core: Core<T>,
     /// Live senders, and the gate of overflow puts (both rarely written).
-    handles: CachePadded<Handles>,
+    handles: CachePadded<Handles<T>>,
     /// Written by the receiver when it waits and by a claiming sender.
-    waiter: CachePadded<WaiterSlot>,
+    waiter: CachePadded<WaiterCell>,
     /// The receiver's last node, empty, with its kind (always an arena
     /// node): left in the slot as a spare by the next `take`. Only the
     /// receiver touches it (`Receiver` is not `Sync`).
     rx_spare: UnsafeCell<Option<(NonNull<Node<T>>, Kind)>>,
+    /// The receiver's record for `skipped()`; only the receiver touches it.
+    rx_seen: UnsafeCell<Seen>,
 }
 
-struct Handles {
+/// What the receiver remembers of the values it took.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    /// The highest sequence number among the values taken so far (0 before
+    /// the first: numbers start at 1).
+    last_seq: u64,
+    /// `Receiver::skipped`: displacements between the value taken last and
+    /// the one before it.
+    skipped: u64,
+}
+
+impl Seen {
+    /// Records the take of the value numbered `seq`.
+    ///
+    /// Puts numbered `last_seq + 1 ..= seq` were all put since the value
+    /// taken last, and every one of them but the last was displaced (only
+    /// the receiver takes values, and it took none in between), so they
+    /// make `seq - last_seq - 1` displacements. That is exact when puts do
+    /// not overlap, because then the numbers follow the swap order (see
+    /// `Chan::number_put`). Overlapping puts can repeat a number or swap
+    /// out of order, so a number at or below `last_seq` counts as no
+    /// displacement instead of wrapping around, and `last_seq` never moves
+    /// back.
+    #[inline]
+    fn took(&mut self, seq: u64) {
+        if seq > self.last_seq {
+            self.skipped = seq - self.last_seq - 1;
+            self.last_seq = seq;
+        } else {
+            self.skipped = 0;
+        }
+    }
+}
+
+struct Handles<T> {
+    /// The arena's `ARENA` nodes, one block allocated with the channel and
+    /// freed with it (node `i` is `nodes.add(i)`). A node's value cell is
+    /// owned as its flag says. Written only by `Chan::new`.
+    nodes: NonNull<Node<T>>,
     senders: AtomicUsize,
     /// The overflow gate: how many overflow puts are between their entry
     /// and the end of their slot swap.
@@ -344,20 +384,19 @@ impl<T> Chan<T> {
                 pool: CachePadded::new(Pool {
                     held: std::array::from_fn(|_| AtomicBool::new(false)),
                     rx_gone: AtomicBool::new(false),
-                    nodes: Self::alloc_arena(),
+                    next_seq: AtomicU64::new(0),
                     counts: std::array::from_fn(|_| AtomicU64::new(0)),
                 }),
             },
             handles: CachePadded::new(Handles {
+                nodes: Self::alloc_arena(),
                 senders: AtomicUsize::new(1),
                 overflow: AtomicUsize::new(0),
                 overflow_count: AtomicU64::new(0),
             }),
-            waiter: CachePadded::new(WaiterSlot {
-                cell: UnsafeCell::new(None),
-                free: AtomicBool::new(true),
-            }),
+            waiter: CachePadded::new(WaiterCell::new()),
             rx_spare: UnsafeCell::new(None),
+            rx_seen: UnsafeCell::new(Seen::default()),
         }
     }
 
@@ -414,17 +453,39 @@ impl<T> Chan<T> {
         Claim::Full
     }
 
+    /// Gives an admitted put its sequence number: one more than the last
+    /// put's. A load and a store on the pool line, which the claim has just
+    /// brought into this core's cache.
+    ///
+    /// Exact when puts do not overlap: a put that starts after another
+    /// returned (on any thread) reads that put's store. Two puts whose load
+    /// and swap overlap may read the same number or store them out of
+    /// order; `Receiver::skipped` documents what that means.
+    #[inline]
+    fn number_put(&self) -> u64 {
+        let counter = &self.core.pool.next_seq;
+        // ORDERING: Relaxed (both): the number carries no data. A put that
+        // happens after an earlier one (program order, or any
+        // synchronization between their threads) reads that put's store by
+        // coherence, which is all exactness for non-overlapping puts needs.
+        let seq = counter.load(Ordering::Relaxed).wrapping_add(1);
+        counter.store(seq, Ordering::Relaxed);
+        seq
+    }
+
     /// Writes `value` into arena node `index`, which we just claimed.
     #[inline]
     fn fill_arena(&self, index: usize, value: T) -> NonNull<Node<T>> {
         debug_assert!(index < ARENA);
         // SAFETY: `index < ARENA` (claims only return such indices), and the
         // block holds `ARENA` nodes for the channel's whole life.
-        let node = unsafe { self.core.pool.nodes.add(index) };
+        let node = unsafe { self.handles.nodes.add(index) };
         // SAFETY: the node is ours with its flag, and empty: never used, or
         // its previous holder moved the value out before releasing it. The
         // value is moved in one place only, so it is copied once.
         unsafe { Self::write(node, value) };
+        // SAFETY: as above.
+        unsafe { Self::write_seq(node, self.number_put()) };
         node
     }
 
@@ -484,6 +545,33 @@ impl<T> Chan<T> {
                 unsafe { (*cell).write(value) };
             }
         });
+    }
+
+    /// Writes a put's sequence number into a node it holds.
+    ///
+    /// # Safety
+    ///
+    /// As for `write`: the caller holds `node` exclusively.
+    #[inline]
+    unsafe fn write_seq(node: NonNull<Node<T>>, seq: u64) {
+        // SAFETY: the caller guarantees `node` is live and exclusively ours.
+        let node = unsafe { node.as_ref() };
+        // SAFETY: exclusive access, per the caller's contract.
+        node.seq.with_mut(|cell| unsafe { cell.write(seq) });
+    }
+
+    /// Reads the sequence number of the value in a node.
+    ///
+    /// # Safety
+    ///
+    /// As for `read`: the caller holds `node`, having acquired it through an
+    /// RMW that synchronizes with the put that wrote it.
+    #[inline]
+    unsafe fn read_seq(node: NonNull<Node<T>>) -> u64 {
+        // SAFETY: the caller guarantees `node` is live and exclusively ours.
+        let node = unsafe { node.as_ref() };
+        // SAFETY: exclusive access, per the caller's contract.
+        node.seq.with(|cell| unsafe { cell.read() })
     }
 
     /// Moves the value out of a node, leaving it empty.
@@ -613,6 +701,9 @@ impl<T> Chan<T> {
             // SAFETY: `node` never left our hands and holds `value`.
             return Put::Refused(unsafe { self.unload(node, Kind::Overflow, false) });
         }
+        // Numbered once admitted, like an arena put.
+        // SAFETY: `node` is still ours alone.
+        unsafe { Self::write_seq(node, self.number_put()) };
         let old = self.core.slot.publish(node, Kind::Overflow);
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
@@ -655,19 +746,10 @@ impl<T> Chan<T> {
     /// Takes the claimed waiter out of its cell, frees the cell, wakes it.
     #[cold]
     fn wake_claimed(&self) {
-        let waiter = self.waiter.cell.with_mut(|cell| {
-            // SAFETY: our RMW on the slot word removed (or first met)
-            // WAITING with Acquire, which claims the cell for us alone and
-            // makes the receiver's write of it visible.
-            unsafe { (*cell).take() }
-        });
-        // ORDERING: Release: our use of the cell happens before the
-        // receiver's next write to it (it acquires this flag first).
-        self.waiter.free.store(true, Ordering::Release);
-        debug_assert!(waiter.is_some(), "a claimed waiter cell was empty");
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
+        // SAFETY: our RMW on the slot word removed (or first met) WAITING
+        // with Acquire, which claims the cell for us alone and makes the
+        // receiver's write of it visible.
+        unsafe { self.waiter.wake_claimed() };
     }
 
     pub(crate) fn add_sender(&self) {
@@ -724,6 +806,12 @@ impl<T> Chan<T> {
         // SAFETY: our `take` removed `node` from the slot, so it is ours, and
         // it synchronized with the publish of its value.
         let value = unsafe { Self::read(node) };
+        // SAFETY: as above; the number was written with the value.
+        let seq = unsafe { Self::read_seq(node) };
+        self.rx_seen.with_mut(|seen| {
+            // SAFETY: only the receiver touches this cell.
+            unsafe { (*seen).took(seq) }
+        });
         match taken.kind() {
             // Keep the arena node, now empty, to leave in the slot next time.
             kind @ Kind::Arena(_) => self.rx_spare.with_mut(|cell| {
@@ -734,6 +822,14 @@ impl<T> Chan<T> {
             Kind::Overflow => unsafe { self.release(node, Kind::Overflow, false) },
         }
         Take::Value(value)
+    }
+
+    /// `Receiver::skipped`: displacements between the last two values taken.
+    pub(crate) fn skipped(&self) -> u64 {
+        self.rx_seen.with(|seen| {
+            // SAFETY: only the receiver touches this cell.
+            unsafe { (*seen).skipped }
+        })
     }
 
     /// Snapshot of the slot word.
@@ -763,16 +859,11 @@ impl<T> Chan<T> {
             // (or, if a sender claimed it meanwhile, let the claim finish).
             self.unregister();
         }
-        self.wait_for_free_cell();
-        self.waiter.cell.with_mut(|cell| {
-            // SAFETY: `free` is true (acquired above) and the word is not
-            // WAITING, so no sender may read the cell; the receiver is the
-            // only writer and `Receiver` is not `Sync`.
-            unsafe { *cell = Some(waiter) };
-        });
-        // ORDERING: Relaxed: published by the Release CAS in `register`; only
-        // the receiver reads this flag, the claimer only stores `true`.
-        self.waiter.free.store(false, Ordering::Relaxed);
+        // SAFETY: we are the receiver (`Receiver` is not `Sync`, and a
+        // `Select` holds it by shared reference on the receiver's thread),
+        // and the word is not WAITING: the check above took back any
+        // registration left in place.
+        unsafe { self.waiter.fill(waiter) };
         let seen = self.core.slot.peek();
         let registrable = seen.value().is_none() && !seen.is_closed() && !seen.is_waiting();
         if registrable && self.core.slot.register(seen).is_ok() {
@@ -793,25 +884,12 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Empties the waiter cell after a registration that nobody claimed, so
-    /// no stale thread handle or waker is kept alive.
+    /// Empties the waiter cell after a registration that nobody claimed.
     fn clear_own_cell(&self) {
-        let old = self.waiter.cell.with_mut(|cell| {
-            // SAFETY: the word is not WAITING by our own doing (the CAS
-            // failed or we undid it), so no sender claimed the cell.
-            unsafe { (*cell).take() }
-        });
-        // ORDERING: Relaxed: the cell never left the receiver's hands.
-        self.waiter.free.store(true, Ordering::Relaxed);
-        drop(old);
-    }
-
-    /// Waits until a sender that claimed the waiter cell is done with it.
-    /// Bounded by the claimer's few steps between its claim and its store.
-    fn wait_for_free_cell(&self) {
-        // ORDERING: Acquire: pairs with the claimer's Release store, so its
-        // use of the cell happens before our next write.
-        receiver_waits_until(|| self.waiter.free.load(Ordering::Acquire));
+        // SAFETY: we are the receiver, and the word is not WAITING by our
+        // own doing (the CAS failed or we undid it), so no sender claimed
+        // the cell.
+        unsafe { self.waiter.clear_unclaimed() };
     }
 
     /// The receiver's drop: refuse new puts, wait for the puts already
@@ -891,20 +969,6 @@ const fn copies_by_words<T>() -> bool {
     size > 16 && size <= 256 && size.is_multiple_of(8) && align_of::<T>() >= 8
 }
 
-/// The receiver's only busy wait: for a sender to finish a few of its own
-/// steps. Spins briefly, then yields so a preempted sender can run.
-fn receiver_waits_until(mut done: impl FnMut() -> bool) {
-    let mut spins = 0u32;
-    while !done() {
-        if spins < 64 {
-            crate::sync::spin_loop();
-            spins += 1;
-        } else {
-            crate::sync::yield_now();
-        }
-    }
-}
-
 impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         // Move the last value out first, then free every node, then drop the
@@ -920,7 +984,7 @@ impl<T> Drop for Chan<T> {
             // are not in the arena.
             unsafe { Self::free(node) };
         }
-        let block = std::ptr::slice_from_raw_parts_mut(self.core.pool.nodes.as_ptr(), ARENA);
+        let block = std::ptr::slice_from_raw_parts_mut(self.handles.nodes.as_ptr(), ARENA);
         // SAFETY: `&mut self`: no other thread holds any node; every arena
         // node is empty (the slot's was emptied above, and `Node` never
         // drops its value cell); the block came from `alloc_arena` as a

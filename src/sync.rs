@@ -63,6 +63,22 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
     }
 }
 
+/// The receiver's only busy wait: for another thread to finish a few of its
+/// own steps (a claimer's `free` store, an admitted put's swap). Spins
+/// briefly, then yields so a preempted thread can run. Never used by a
+/// sender.
+pub(crate) fn receiver_waits_until(mut done: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        if spins < 64 {
+            spin_loop();
+            spins += 1;
+        } else {
+            yield_now();
+        }
+    }
+}
+
 /// The fence of a Dekker pair: placed between a thread's `SeqCst` write of
 /// one atomic and its `SeqCst` read of another, where two threads each write
 /// one and read the other and at least one must see the other's write.

@@ -1,39 +1,22 @@
-//! The receiver's waiter (a parked thread or a task's `Waker`) and the wait
-//! loops: spin briefly, then park with or without a deadline, or register a
-//! waker for `recv_async`.
+//! The wait loops: one spin-then-park core that both a blocking receive
+//! and `Select` run, and the poll of `recv_async`.
 //!
-//! The waiter lives in one cell of the shared block and is claimed by the
-//! single read-modify-write that publishes a value (see `slot.rs`). Nothing
-//! here assumes the waiter belongs to this channel alone: a future select
-//! could register one thread's handle in several channels' cells.
+//! The core waits on a [`WaitSet`]: one channel for `recv`, `recv_timeout`,
+//! `recv_deadline` and the blocking iterators, or every channel a `Select`
+//! watches. It spins briefly, yields a few times, then registers the
+//! thread in every channel of the set and parks until a claim wakes it.
+//! The waiter and its cell are in `waiter.rs`, the registration on the slot
+//! word in `slot.rs`; nothing here touches either directly.
 
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::error::{RecvError, RecvTimeoutError};
 use crate::slot::{Chan, Take};
 use crate::sync::{self, Thread};
+use crate::waiter::Waiter;
 
-/// Whoever waits for the next value.
-pub(crate) enum Waiter {
-    /// A thread blocked in `recv`, `recv_timeout`, `recv_deadline` or a
-    /// blocking iterator.
-    Thread(Thread),
-    /// A task awaiting a `RecvFuture`.
-    Task(Waker),
-}
-
-impl Waiter {
-    /// Wakes the waiter, consuming it.
-    pub(crate) fn wake(self) {
-        match self {
-            Waiter::Thread(thread) => thread.unpark(),
-            Waiter::Task(waker) => waker.wake(),
-        }
-    }
-}
-
-/// Spin-loop hints before a blocking receive yields: 127, 3.1 µs on the AMD
+/// Spin-loop hints before a blocking wait yields: 127, 3.1 µs on the AMD
 /// EPYC guest of docs/benchmarks.md (24.6 ns per hint, measured; the time
 /// of one hint varies by CPU, from a few ns on older cores to over 40 ns on
 /// Intel cores since Skylake). Long enough to catch a reply that is already
@@ -56,67 +39,94 @@ const YIELD_ROUNDS: u32 = 4;
 /// without reaching a state the park path cannot reach.
 const BUSY_PHASE: bool = !cfg!(loom);
 
-/// Blocking receive with an optional deadline (`None` waits forever).
-pub(crate) fn recv_blocking<T>(
-    chan: &Chan<T>,
+/// What the wait core waits on. Written once for one channel (a receive)
+/// and once for several (a `Select`); the loops below are generic over it,
+/// so a receive runs the same code as before, monomorphized, with no
+/// dynamic calls.
+pub(crate) trait WaitSet {
+    /// What a finished wait returns (a value or the close, or an index).
+    type Output;
+
+    /// Finishes without waiting if it can: something is ready now.
+    fn attempt(&mut self) -> Option<Self::Output>;
+
+    /// A cheap look for the spin phase: may `attempt` succeed now?
+    fn looks_ready(&self) -> bool;
+
+    /// Registers `me` in every channel of the set. Returns `false` if a
+    /// value or a close got in first somewhere; then every registration it
+    /// made is taken back again (or was claimed, which costs at most a
+    /// spurious unpark later).
+    fn register(&mut self, me: &Thread) -> bool;
+
+    /// Whether a sender (or a closing drop) claimed one of the
+    /// registrations, which means something arrived.
+    fn any_claimed(&self) -> bool;
+
+    /// Takes back every registration still in place. Returns `true` if none
+    /// had been claimed.
+    fn unregister_all(&mut self) -> bool;
+}
+
+/// A wait that reached its deadline.
+#[derive(Debug)]
+pub(crate) struct TimedOut;
+
+/// Waits until `set` is ready or `deadline` passes (`None` waits forever).
+/// A deadline already past makes it a non-blocking try.
+pub(crate) fn wait<S: WaitSet>(
+    set: &mut S,
     deadline: Option<Instant>,
-) -> Result<T, RecvTimeoutError> {
-    if let Some(result) = finished(chan.try_take()) {
-        return result;
+) -> Result<S::Output, TimedOut> {
+    if let Some(out) = set.attempt() {
+        return Ok(out);
     }
     if deadline.is_some_and(|d| Instant::now() >= d) {
         // A zero timeout or a past deadline is a non-blocking try.
-        return Err(RecvTimeoutError::Timeout);
+        return Err(TimedOut);
     }
-    if BUSY_PHASE && let Some(result) = spin_then_yield(chan, deadline) {
+    if BUSY_PHASE && let Some(result) = spin_then_yield(set, deadline) {
         return result;
     }
-    park_loop(chan, deadline)
+    park_loop(set, deadline)
 }
 
-/// Maps a `Take` to a finished receive, or `None` for "keep waiting".
-#[inline]
-fn finished<T>(take: Take<T>) -> Option<Result<T, RecvTimeoutError>> {
-    match take {
-        Take::Value(value) => Some(Ok(value)),
-        Take::Closed => Some(Err(RecvTimeoutError::Disconnected)),
-        Take::Empty => None,
-    }
-}
-
-/// The brief busy phase of a blocking receive.
-fn spin_then_yield<T>(
-    chan: &Chan<T>,
+/// The brief busy phase of a wait.
+fn spin_then_yield<S: WaitSet>(
+    set: &mut S,
     deadline: Option<Instant>,
-) -> Option<Result<T, RecvTimeoutError>> {
+) -> Option<Result<S::Output, TimedOut>> {
     for _ in 0..SPIN_HINTS {
         sync::spin_loop();
-        let word = chan.peek();
-        if word.value().is_some() || word.is_closed() {
-            return finished(chan.try_take());
+        if set.looks_ready()
+            && let Some(out) = set.attempt()
+        {
+            return Some(Ok(out));
         }
     }
     for _ in 0..YIELD_ROUNDS {
         sync::yield_now();
-        if let Some(result) = finished(chan.try_take()) {
-            return Some(result);
+        if let Some(out) = set.attempt() {
+            return Some(Ok(out));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some(Err(RecvTimeoutError::Timeout));
+            return Some(Err(TimedOut));
         }
     }
     None
 }
 
-/// Registers the current thread and parks until a value, the close, or the
-/// deadline.
+/// Registers the current thread in every channel of the set and parks
+/// until a claim, the deadline, or (spuriously) anything else wakes it.
 #[cold]
-fn park_loop<T>(chan: &Chan<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+fn park_loop<S: WaitSet>(set: &mut S, deadline: Option<Instant>) -> Result<S::Output, TimedOut> {
     let me = sync::current();
     loop {
-        if chan.register(Waiter::Thread(me.clone())).is_ok() {
-            // Parked until a sender claims our registration. Every wake-up
-            // may be spurious: re-read the word each time.
+        if set.register(&me) {
+            // Parked until a sender claims a registration. Every wake-up
+            // may be spurious (an unpark left over from a registration that
+            // was claimed after we moved on, or the platform's own): look
+            // at the words again each time.
             loop {
                 let timed_out = match deadline {
                     None => {
@@ -125,28 +135,79 @@ fn park_loop<T>(chan: &Chan<T>, deadline: Option<Instant>) -> Result<T, RecvTime
                     }
                     Some(deadline) => sync::park_until(deadline),
                 };
-                if !chan.peek().is_waiting() {
-                    // Claimed: a value or the close is in the word.
+                if set.any_claimed() {
                     break;
                 }
                 if timed_out {
-                    if chan.unregister() {
-                        return Err(RecvTimeoutError::Timeout);
+                    if set.unregister_all() {
+                        return Err(TimedOut);
                     }
-                    // A sender claimed us in the meantime: its value is
+                    // A sender claimed one in the meantime: its value is
                     // there, so return it rather than lose the race.
                     break;
                 }
             }
+            // Take back the registrations nobody claimed (a `Select`'s
+            // other channels); for one channel there is none left.
+            set.unregister_all();
         }
         // Either registering failed because a value or the close arrived,
         // or a claim woke us: both leave something to take.
-        if let Some(result) = finished(chan.try_take()) {
-            return result;
+        if let Some(out) = set.attempt() {
+            return Ok(out);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            return Err(TimedOut);
         }
+    }
+}
+
+/// One channel, for a blocking receive.
+struct One<'a, T>(&'a Chan<T>);
+
+/// A receive that found the channel closed and empty.
+struct Closed;
+
+impl<T> WaitSet for One<'_, T> {
+    type Output = Result<T, Closed>;
+
+    #[inline]
+    fn attempt(&mut self) -> Option<Result<T, Closed>> {
+        match self.0.try_take() {
+            Take::Value(value) => Some(Ok(value)),
+            Take::Closed => Some(Err(Closed)),
+            Take::Empty => None,
+        }
+    }
+
+    #[inline]
+    fn looks_ready(&self) -> bool {
+        let word = self.0.peek();
+        word.value().is_some() || word.is_closed()
+    }
+
+    fn register(&mut self, me: &Thread) -> bool {
+        self.0.register(Waiter::Thread(me.clone())).is_ok()
+    }
+
+    fn any_claimed(&self) -> bool {
+        !self.0.peek().is_waiting()
+    }
+
+    fn unregister_all(&mut self) -> bool {
+        self.0.unregister()
+    }
+}
+
+/// Blocking receive with an optional deadline (`None` waits forever).
+pub(crate) fn recv_blocking<T>(
+    chan: &Chan<T>,
+    deadline: Option<Instant>,
+) -> Result<T, RecvTimeoutError> {
+    match wait(&mut One(chan), deadline) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(Closed)) => Err(RecvTimeoutError::Disconnected),
+        Err(TimedOut) => Err(RecvTimeoutError::Timeout),
     }
 }
 
