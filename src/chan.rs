@@ -538,6 +538,16 @@ impl<T> Receiver<T> {
     pub(crate) fn chan(&self) -> &Chan<T> {
         &self.chan
     }
+
+    /// Loom models only (this method does not exist in normal builds):
+    /// whether a waiter registration, or a waiter in its cell, is left in
+    /// this channel. Call it only after every other thread of the model is
+    /// done with the channel.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_waiter_left(&self) -> bool {
+        self.chan.waiter_left()
+    }
 }
 
 impl<T> Drop for Receiver<T> {

@@ -824,6 +824,14 @@ impl<T> Chan<T> {
         Take::Value(value)
     }
 
+    /// Loom models only: whether a registration or a waiter is left in
+    /// this channel (a `Select` must take back every registration nobody
+    /// claimed, and a claimer must empty the cell).
+    #[cfg(loom)]
+    pub(crate) fn waiter_left(&self) -> bool {
+        self.peek().is_waiting() || self.waiter.is_occupied()
+    }
+
     /// `Receiver::skipped`: displacements between the last two values taken.
     pub(crate) fn skipped(&self) -> u64 {
         self.rx_seen.with(|seen| {

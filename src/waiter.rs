@@ -99,6 +99,14 @@ impl WaiterCell {
         drop(old);
     }
 
+    /// Loom models only: whether a waiter is in the cell. Call it only once
+    /// every other thread of the model is done with the channel.
+    #[cfg(loom)]
+    pub(crate) fn is_occupied(&self) -> bool {
+        // SAFETY: the caller's contract: no other thread touches the cell.
+        self.cell.with(|cell| unsafe { (*cell).is_some() })
+    }
+
     /// Claimer: takes the waiter out, frees the cell, then wakes the waiter.
     /// The waking side never waits for anyone.
     ///
