@@ -5,7 +5,8 @@ Reads (relative to the repository root, or --target DIR):
   target/criterion/<group>/<impl>/<param>/new/{benchmark,estimates}.json
   target/bench-results/channels.json   (delivery shares, skips, load)
   target/bench-results/send_tail.json  (tail latencies, allocation counts)
-  target/bench-results/line_model.json (cache-line round trip, slot models)
+  target/bench-results/line_model.json (cache-line round trip, slot models;
+                                        research/line_model.rs, optional)
 
 Writes docs/benchmarks.md (absolute medians, conflate/baseline ratios, the
 targets of issue #4 met or missed, machine, date, commands) and
@@ -452,7 +453,8 @@ class Report:
         out = "## `line_model`: how fast can a polling consumer take values here?\n\n"
         keep = self.model["keep_up"]
         out += (
-            "`benches/line_model.rs` (its own process, run after the two above), producer on "
+            "`research/line_model.rs` (a research instrument in its own process, which a plain "
+            "`cargo bench` does not run: `cargo bench --bench line_model`), producer on "
             "CPU 0, consumer spinning on `try_recv` on CPU 1. A cache line bounced between the "
             "two CPUs takes "
             f"**{fmt_ns(self.model['line_round_trip_ns'])} per round trip** in this run "
@@ -846,8 +848,8 @@ def main() -> None:
     ap.add_argument(
         "--notes",
         type=Path,
-        default=ROOT / "docs" / "bench-notes.md",
-        help="hand-written analysis appended to the report (default docs/bench-notes.md)",
+        default=ROOT / "research" / "bench-notes.md",
+        help="hand-written analysis appended to the report (default research/bench-notes.md)",
     )
     ap.add_argument(
         "--code",
@@ -914,10 +916,10 @@ def main() -> None:
         "differences, and maxima, as noise.\n\n"
         "Commands:\n\n"
         "```sh\n"
-        "cargo bench                      # the three targets below, 3.5 to 8 minutes on 2 CPUs (up to 3 of them waiting for the quiet state)\n"
+        "cargo bench                      # every bench below but line_model\n"
         "cargo bench --bench channels     # criterion: send_idle, send_contended(_2p), round_trip\n"
         "cargo bench --bench send_tail    # custom harness: send_tail, alloc_per_op\n"
-        "cargo bench --bench line_model   # custom harness: cache-line round trip, slot models\n"
+        "cargo bench --bench line_model   # research/line_model.rs: cache-line round trip, slot models\n"
         "python3 scripts/bench_report.py  # writes docs/benchmarks.md and docs/benchmarks.svg\n"
         "```\n\n"
         "![conflate / baseline ratios](benchmarks.svg)\n"

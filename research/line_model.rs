@@ -35,6 +35,8 @@
 //! state was slow just before or after it.
 //! Results go to stdout and to `target/bench-results/line_model.json`.
 
+// The benches' shared plumbing, from its place under benches/.
+#[path = "../benches/common/mod.rs"]
 mod common;
 
 use std::cell::UnsafeCell;
