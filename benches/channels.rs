@@ -74,8 +74,9 @@ static LOAD_START: Mutex<String> = Mutex::new(String::new());
 /// its states the machine was in (`common::line_round_trip`).
 static LINE_START: Mutex<f64> = Mutex::new(f64::NAN);
 
-/// Before each cross-CPU benchmark, wait for the quiet state (within
-/// `common::QUIET_BUDGET` in all).
+/// Before each cross-CPU benchmark, wait for the quiet state when
+/// `CONFLATE_BENCH_QUIET_WAIT=1` asks for it (within `common::QUIET_BUDGET`
+/// in all).
 static QUIET: Mutex<common::QuietWait> = Mutex::new(common::QuietWait::new(common::QUIET_BUDGET));
 
 /// Checks the machine's state around one benchmark that involves both CPUs.
@@ -169,13 +170,13 @@ fn write_extras() {
         return;
     };
     let mut out = format!(
-        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"quiet_wait_s\": {:.1},\n  \"shares\": [\n",
+        "{{\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  {},\n  \"shares\": [\n",
         common::cpus(),
         LOAD_START.lock().unwrap(),
         common::loadavg_json(),
         common::json_f64(*LINE_START.lock().unwrap()),
         common::json_f64(common::line_round_trip(common::LINE_TRIPS)),
-        QUIET.lock().unwrap().waited().as_secs_f64()
+        common::state_json(QUIET.lock().unwrap().waited())
     );
     let rows: Vec<String> = extras
         .shares

@@ -302,7 +302,8 @@ struct Key {
 }
 
 struct TailVisit<'a> {
-    /// Waits for the quiet state before each run (one budget per process).
+    /// Waits for the quiet state before each run, when the wait is on (one
+    /// budget per process).
     quiet: &'a mut common::QuietWait,
     only: Option<&'a str>,
     setup: Setup,
@@ -589,7 +590,7 @@ fn main() {
         &opts,
         ticks_per_ns,
         &load,
-        (line, quiet.waited().as_secs_f64()),
+        (line, quiet.waited()),
         &results,
         &allocs,
     );
@@ -645,12 +646,12 @@ fn to_json(
     opts: &Options,
     ticks_per_ns: f64,
     load: &(String, String),
-    (line, quiet_wait_s): ((f64, f64), f64),
+    (line, waited): ((f64, f64), Duration),
     results: &[(Key, Vec<Stats>)],
     allocs: &[AllocRow],
 ) -> String {
     let mut out = format!(
-        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  \"quiet_wait_s\": {:.1},\n  \"tail\": [\n",
+        "{{\n  \"sends\": {},\n  \"reps\": {},\n  \"ticks_per_ns\": {:.6},\n  \"cpus\": {},\n  \"loadavg_start\": {},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": [{}, {}],\n  {},\n  \"tail\": [\n",
         opts.sends,
         opts.reps,
         ticks_per_ns,
@@ -659,7 +660,7 @@ fn to_json(
         load.1,
         common::json_f64(line.0),
         common::json_f64(line.1),
-        quiet_wait_s
+        common::state_json(waited)
     );
     let rows: Vec<String> = results
         .iter()

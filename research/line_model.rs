@@ -30,9 +30,10 @@
 //!
 //! Medians of `--reps` (default 3) repetitions of `--sends` (default
 //! 300,000) sends per point. Each measurement waits for the machine's quiet
-//! state first (`common::QuietWait`, within `common::QUIET_BUDGET`) and,
-//! while that budget lasts, is redone, up to `ATTEMPTS` times, when the
-//! state was slow just before or after it.
+//! state first when `CONFLATE_BENCH_QUIET_WAIT=1` asks for that
+//! (`common::QuietWait`, within `common::QUIET_BUDGET`) and, while that
+//! budget lasts, is redone, up to `ATTEMPTS` times, when the state was slow
+//! just before or after it (`common::is_slow`).
 //! Results go to stdout and to `target/bench-results/line_model.json`.
 
 // The benches' shared plumbing, from its place under benches/.
@@ -312,7 +313,7 @@ impl Sweeper {
             let before = self.quiet.wait(common::PROBE_TRIPS);
             let result = paced::<T, C>(pace, self.sends);
             let after = common::line_round_trip(common::PROBE_TRIPS);
-            let slow = [before, after].iter().any(|&t| t > common::SLOW_NS);
+            let slow = [before, after].iter().any(|&t| common::is_slow(t));
             if !slow {
                 return result;
             }
@@ -418,14 +419,14 @@ fn main() {
         ));
     }
     let json = format!(
-        "{{\n  \"sends\": {sends},\n  \"reps\": {reps},\n  \"keep_up\": {KEEP_UP},\n  \"loadavg_start\": {load_start},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": {trip:.3},\n  \"line_round_trip_all_ns\": [{}],\n  \"quiet_wait_s\": {:.1},\n  \"redone\": {},\n  \"slow_kept\": {},\n  \"sweeps\": [\n{}\n  ]\n}}\n",
+        "{{\n  \"sends\": {sends},\n  \"reps\": {reps},\n  \"keep_up\": {KEEP_UP},\n  \"loadavg_start\": {load_start},\n  \"loadavg_end\": {},\n  \"line_round_trip_ns\": {trip:.3},\n  \"line_round_trip_all_ns\": [{}],\n  {},\n  \"redone\": {},\n  \"slow_kept\": {},\n  \"sweeps\": [\n{}\n  ]\n}}\n",
         common::loadavg_json(),
         trips
             .iter()
             .map(|t| format!("{t:.3}"))
             .collect::<Vec<_>>()
             .join(", "),
-        sw.quiet.waited().as_secs_f64(),
+        common::state_json(sw.quiet.waited()),
         sw.redone,
         sw.slow_kept,
         entries.join(",\n")

@@ -52,9 +52,38 @@ BLOCKING_ALTERNATIVES = [
     "tokio_watch",
 ]
 PAYLOADS = ["u64", "64B"]
-# A cache line's round trip between the CPUs above this (ns) means the machine
-# was in its slow state (about 65 ns quiet, about 330 ns slow).
-SLOW_NS = 150.0
+# A cache line's round trip between the CPUs more than this many times the
+# best one of the same bench process means the machine was in a slow state
+# (benches/common/mod.rs `SLOW_FACTOR`, argued there). Each JSON file carries
+# its process's factor and best; for files written before they did, the best
+# is the lowest trip the file records.
+SLOW_FACTOR = 2.0
+
+
+def slow_limit(data: dict | None) -> float:
+    """The round trip (ns) above which a row of this bench file was measured
+    in a slow state: factor x the process's best trip (infinite without
+    data)."""
+    if not data:
+        return math.inf
+    best = data.get("line_round_trip_best_ns")
+    if best is None:
+        trips = [x for x in data.get("line_round_trip_ns") or [] if x is not None]
+        for e in data.get("states", []) + data.get("tail", []):
+            for x in e.get("line_round_trip_ns", []):
+                # channels: [before, after]; send_tail: one pair per repetition.
+                trips += [y for y in (x if isinstance(x, list) else [x]) if y is not None]
+        best = min(trips, default=None)
+    return math.inf if best is None else data.get("slow_factor", SLOW_FACTOR) * best
+
+
+def limit_text(data: dict | None) -> str:
+    """How the slow limit of a bench file was set, for footnotes."""
+    lim = slow_limit(data)
+    if math.isinf(lim):
+        return "no round trip recorded"
+    factor = data.get("slow_factor", SLOW_FACTOR)
+    return f"above {fmt_ns(lim)}, {factor:g}x the best round trip of the same process"
 SETUPS = ["apart", "noisy_consumer_cpu", "noisy_producer_cpu"]
 SETUP_TEXT = {
     "apart": "producer pinned to CPU 0, consumer pinned to CPU 1",
@@ -179,6 +208,8 @@ class Report:
         self.tail = tail or {}
         self.model = model or {}
         self.tail_slow: set[tuple[str, str, str]] = set()
+        self.channels_limit = slow_limit(self.channels)
+        self.tail_limit = slow_limit(self.tail)
         self.states = {
             (e["group"], e["id"], e["param"]): e["line_round_trip_ns"]
             for e in self.channels.get("states", [])
@@ -203,9 +234,9 @@ class Report:
 
     def slow(self, group, impl, param):
         """Whether the machine was in its slow state just before or just
-        after this benchmark (see SLOW_NS)."""
+        after this benchmark (see slow_limit)."""
         trips = self.states.get((group, impl, param))
-        return trips is not None and any(t is not None and t > SLOW_NS for t in trips)
+        return trips is not None and any(t is not None and t > self.channels_limit for t in trips)
 
     def slow_note(self, group, params):
         """Footnote for a group table with rows measured in the slow state."""
@@ -217,13 +248,13 @@ class Report:
         ]
         if not marked:
             return ""
-        slow = [x for _, _, t in marked for x in t if x is not None and x > SLOW_NS]
+        slow = [x for _, _, t in marked for x in t if x is not None and x > self.channels_limit]
         return (
             f"\n† {len(marked)} {'measurement was' if len(marked) == 1 else 'measurements were'} "
             "made with the machine in its slow state: a "
             "cache line's round trip between the CPUs took "
             f"{fmt_ns(min(slow))} to {fmt_ns(max(slow))} just before or just after them "
-            f"(quiet: about 65 ns; marked above {SLOW_NS:.0f} ns; every value is in "
+            f"(marked {limit_text(self.channels)}; every value is in "
             "`target/bench-results/channels.json`). They are not comparable with the others.\n"
         )
 
@@ -459,10 +490,10 @@ class Report:
             "two CPUs takes "
             f"**{fmt_ns(self.model['line_round_trip_ns'])} per round trip** in this run "
             f"(repetitions: {', '.join(fmt_ns(t) for t in self.model['line_round_trip_all_ns'])}; "
-            f"each measurement below waited for the quiet state, {self.model.get('quiet_wait_s', 0):.0f} s "
-            f"in all, {self.model.get('redone', 0)} were redone because the machine turned slow and "
-            f"{self.model.get('slow_kept', 0)} kept slow after three attempts; "
-            "about 65 ns when the machine is in its quiet state, about 330 ns in its slow one). "
+            f"{self.model.get('quiet_wait_s', 0):.0f} s waited for the quiet state in all, "
+            f"{self.model.get('redone', 0)} measurements redone because the machine turned slow, "
+            f"{self.model.get('slow_kept', 0)} kept although it was slow: "
+            f"slow means {limit_text(self.model)}). "
             "Then the producer is *paced*: after each send it does 0, 1, 2, ... rounds of busy "
             "work, so sends come further apart, until the consumer gets "
             f"{100 * keep:.1f} % of the values (`triple_buffer`'s share in `send_contended`). "
@@ -575,7 +606,7 @@ class Report:
                     slow_reps = sum(
                         1
                         for pair in r.get("line_round_trip_ns", [])
-                        if any(x is not None and x > SLOW_NS for x in pair)
+                        if any(x is not None and x > self.tail_limit for x in pair)
                     )
                     if slow_reps:
                         self.tail_slow.add((setup, impl, p))
@@ -600,8 +631,8 @@ class Report:
             if any(k[0] == setup for k in self.tail_slow):
                 out += (
                     f"†*n*: in *n* of the {reps} repetitions of that row a cache line's round "
-                    f"trip between the CPUs took more than {SLOW_NS:.0f} ns just before or just "
-                    "after it: the machine was in its slow state (values in "
+                    f"trip between the CPUs took {limit_text(self.tail)} just before or just "
+                    "after it: the machine was in a slow state (values in "
                     "`target/bench-results/send_tail.json`).\n\n"
                 )
 
@@ -891,6 +922,8 @@ def main() -> None:
                 line += f"; a cache line's round trip between the CPUs {fmt_ns(trip[0])} at start, {fmt_ns(trip[1])} at end"
             elif isinstance(trip, (int, float)):
                 line += f"; a cache line's round trip between the CPUs {fmt_ns(trip)}"
+            if data.get("line_round_trip_best_ns") is not None:
+                line += f", {fmt_ns(data['line_round_trip_best_ns'])} at best"
             loads.append(line)
 
     md = ["# conflate benchmarks\n"]
@@ -907,8 +940,10 @@ def main() -> None:
         f"- Kernel {m['kernel']}; {m['rustc']}\n"
         f"- Code measured: {code}\n"
         + "".join(f"- {line}\n" for line in loads)
-        + "- The cache-line round trip tells the machine's state: about 65 ns when it is quiet, "
-        "about 330 ns in its slow state (whose cause cannot be seen from inside the guest), in "
+        + "- The cache-line round trip tells the machine's state: each bench process measures it "
+        "around every benchmark that uses both CPUs, and a row is marked † when a trip just before "
+        f"or after it took more than {SLOW_FACTOR:g}x the best trip of the same process: a slow "
+        "state (other work on the same CPUs, or a state of the host that a guest cannot see), in "
         "which every number that involves both CPUs is several times slower.\n"
         + "- Other engineers may have been compiling and testing on the same CPUs while these "
         "ran (the load averages above include the benchmark's own busy threads, about 2), so "
@@ -917,6 +952,7 @@ def main() -> None:
         "Commands:\n\n"
         "```sh\n"
         "cargo bench                      # every bench below but line_model\n"
+        "CONFLATE_BENCH_QUIET_WAIT=1 cargo bench  # the same, waiting (up to 60 s per process) for the quiet state\n"
         "cargo bench --bench channels     # criterion: send_idle, send_contended(_2p), round_trip\n"
         "cargo bench --bench send_tail    # custom harness: send_tail, alloc_per_op\n"
         "cargo bench --bench line_model   # research/line_model.rs: cache-line round trip, slot models\n"
