@@ -1,7 +1,8 @@
 //! Criterion benchmarks: conflate against every alternative a user might pick
 //! instead, side by side in one process, one group per scenario and the same
 //! benchmark id (the implementation) in every group; the criterion parameter
-//! is the payload (`u64`, `64B`), plus `floating`/`pinned` for `round_trip`.
+//! is the payload (`u64`, `64B`; in `send_idle` also `64B_splat`, the same
+//! 64 bytes built by broadcast), plus `floating`/`pinned` for `round_trip`.
 //!
 //! Scenarios (see `docs/benchmarks.md` for results and method):
 //! - `send_idle`: one thread overwrites repeatedly; the receiver is alive but
@@ -444,6 +445,7 @@ fn main() {
         let mut g = c.benchmark_group("send_idle");
         for_each_impl::<u64, _>(&mut SendIdle(&mut g));
         for_each_impl::<Bytes64, _>(&mut SendIdle(&mut g));
+        for_each_impl::<[u64; 8], _>(&mut SendIdle(&mut g));
         g.finish();
     }
     for (name, producers) in [("send_contended", 1), ("send_contended_2p", 2)] {

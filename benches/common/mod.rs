@@ -65,6 +65,49 @@ impl Payload for Bytes64 {
     }
 }
 
+/// The same 64 bytes as a bare `[u64; 8]`, `[seq; 8]`, built by broadcast:
+/// `seq` copied into both halves of a vector register, which is stored four
+/// times, 16 bytes at a time (`send_idle` only). That is how the compiler
+/// builds `[seq; 8]` in most code (a function returning it, a loop filling
+/// an array; with AVX, two 32-byte stores), but in the benchmark loop it
+/// picks eight 8-byte stores, as for [`Bytes64`] (seen with `objdump`), so
+/// the broadcast is spelled out here on x86_64. A copy that loads a value
+/// in pieces of another size than the stores that built it can stall
+/// (store-to-load forwarding); these rows show what each design's copy
+/// costs for such a value.
+impl Payload for [u64; 8] {
+    const NAME: &'static str = "64B_splat";
+    #[inline]
+    fn make(seq: u64) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{__m128i, _mm_set1_epi64x, _mm_storeu_si128};
+            let mut out = std::mem::MaybeUninit::<[u64; 8]>::uninit();
+            // SAFETY: SSE2 is part of every x86_64 target.
+            let half = unsafe { _mm_set1_epi64x(seq as i64) };
+            let p = out.as_mut_ptr().cast::<__m128i>();
+            for i in 0..4 {
+                // SAFETY: `p` points to 64 writable bytes, so 16-byte chunk
+                // `i` (< 4) is in bounds and `add` stays inside them.
+                let chunk = unsafe { p.add(i) };
+                // SAFETY: `chunk` is 16 writable bytes; `storeu` needs no
+                // alignment; SSE2 as above.
+                unsafe { _mm_storeu_si128(chunk, half) };
+            }
+            // SAFETY: the four stores above wrote all 64 bytes.
+            unsafe { out.assume_init() }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            [seq; 8]
+        }
+    }
+    #[inline]
+    fn seq(&self) -> u64 {
+        self[0]
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The trait
 // ---------------------------------------------------------------------------
