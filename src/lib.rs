@@ -73,6 +73,82 @@
 //!   [`Receiver::recv_async`] works on any executor through
 //!   [`std::task::Waker`].
 //!
+//! # Waiting on several channels
+//!
+//! A leader loop waits for *leadership changed*, *shut down* and *time for
+//! periodic work* at once, as Nomad's `monitorLeadership` does with a Go
+//! `select`. [`Select`] watches several receivers (of any value types) and
+//! returns the index of one that is ready; a shutdown channel of `()` is
+//! closed by dropping its sender, which makes its index ready for good.
+//! When the loop receives `true` while it believes it is already leader,
+//! [`Receiver::skipped`] says whether that is a repeat (0) or a flap:
+//! leadership was lost and regained in between, and the loop must set up
+//! leadership again.
+//!
+//! ```
+//! use conflate::Select;
+//! use std::thread;
+//! use std::time::{Duration, Instant};
+//!
+//! let (leader_tx, leader_rx) = conflate::channel::<bool>();
+//! let (stop_tx, stop_rx) = conflate::channel::<()>();
+//!
+//! // The Raft thread: wins, loses and wins again before the loop looks.
+//! let raft = thread::spawn(move || {
+//!     leader_tx.send(true).unwrap();
+//!     thread::sleep(Duration::from_millis(20));
+//!     leader_tx.send(false).unwrap(); // never waits for the leader loop
+//!     leader_tx.send(true).unwrap();
+//!     thread::sleep(Duration::from_millis(20));
+//!     drop(stop_tx); // shut down
+//!     leader_tx
+//! });
+//!
+//! let mut sel = Select::new();
+//! let leadership = sel.recv(&leader_rx);
+//! let shutdown = sel.recv(&stop_rx);
+//! let (mut leader, mut setups, mut ticks) = (false, 0, 0);
+//! let mut next_tick = Instant::now() + Duration::from_millis(5);
+//! loop {
+//!     match sel.ready_deadline(next_tick) {
+//!         // Shutdown stays ready: first take a last leadership value.
+//!         Ok(i) if i == shutdown && leader_rx.is_empty() => break,
+//!         Ok(i) if i == shutdown => continue,
+//!         Ok(i) if i == leadership => {
+//!             let Ok(now_leader) = leader_rx.try_recv() else {
+//!                 sel.remove(leadership); // the Raft side is gone
+//!                 continue;
+//!             };
+//!             // Set up on a new leadership, and again after a flap.
+//!             if now_leader && (!leader || leader_rx.skipped() > 0) {
+//!                 setups += 1;
+//!             }
+//!             leader = now_leader;
+//!         }
+//!         Ok(_) => unreachable!(),
+//!         Err(_) => {
+//!             ticks += 1; // periodic work
+//!             next_tick += Duration::from_millis(5);
+//!         }
+//!     }
+//! }
+//! let _leader_tx = raft.join().unwrap();
+//! assert!(leader);
+//! assert_eq!(setups, 2, "the first win and the flap");
+//! assert!(ticks > 0);
+//! ```
+//!
+//! `skipped()` is exact when sends do not overlap in time (one producer
+//! thread, as here, or producers that take turns): each send numbers its
+//! value with a plain load and store, and the receiver counts the gap. For
+//! sends from several threads at the same instant it can be off (see its
+//! docs). Exact counting there needs the order of the racing swaps, which
+//! only the swapping threads learn, after their swap; handing it to the
+//! receiver would take either a send that waits for another send's
+//! bookkeeping, or one more atomic read-modify-write on every send (a third,
+//! on a path that has two). Both break what `send` promises or costs, so
+//! conflate keeps `send` as it is and documents the limit.
+//!
 //! # Choosing a channel
 //!
 //! | you need | use |
@@ -97,6 +173,8 @@
 //! 64 bytes) with one flag per node, so steady state allocates nothing and
 //! a `send` is two atomic read-modify-writes, each a single instruction:
 //! claim a node (a compare-exchange on its flag) and swap it into the slot.
+//! Between the two, a plain load and store number the value for
+//! [`Receiver::skipped`].
 //! The displaced node goes back, and is counted, with plain stores, since
 //! only its holder writes its flag and its count. The protocol (states,
 //! transitions and their memory orderings) is described in `src/slot.rs`,
