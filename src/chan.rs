@@ -382,6 +382,41 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// One poll of a receive, for code that implements its own futures or
+    /// streams: the same step a [`RecvFuture`] takes each time it is polled.
+    ///
+    /// Returns `Ready(Ok(value))` if a value waits, `Ready(Err(RecvError))`
+    /// once every sender is gone and the last value was taken, and
+    /// otherwise `Pending` with the context's waker registered: the next
+    /// value or the close wakes it. A later poll with another waker
+    /// replaces the registration, so only the newest waker is woken. A
+    /// registration left behind when you stop polling is harmless: the next
+    /// receive of any kind takes it back.
+    ///
+    /// With the `stream` feature, `Receiver` implements
+    /// `futures_core::Stream` through this method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let (tx, mut rx) = conflate::channel();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(rx.poll_recv(&mut cx).is_pending());
+    /// tx.send(3).unwrap();
+    /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Ok(3)));
+    /// drop(tx);
+    /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Err(conflate::RecvError)));
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        // Only the receiver registers, and `&mut self` rules out a live
+        // `RecvFuture` or `Select`: a registration in place is ours (left by
+        // an earlier `Pending`, or by a leaked future) to take back.
+        let mut registered = self.chan.peek().is_waiting();
+        wait::poll_recv(&self.chan, &mut registered, cx)
+    }
+
     /// A blocking iterator: each `next` is a [`recv`](Receiver::recv); it
     /// ends when the channel is disconnected and empty.
     ///
@@ -587,6 +622,49 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
     /// Same as [`Receiver::iter`].
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
+    }
+}
+
+/// With the `stream` feature: a `Receiver` is a stream of the values it
+/// receives, ending (`None`) once every sender is gone and the last value
+/// was taken. Each `poll_next` is a [`Receiver::poll_recv`]. `Receiver` is
+/// `Unpin`, so `StreamExt::next` works on it directly.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "stream")] {
+/// use futures_core::Stream;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let (tx, mut rx) = conflate::channel();
+/// let mut cx = Context::from_waker(Waker::noop());
+/// tx.send("a").unwrap();
+/// tx.send("b").unwrap(); // conflated: "a" is displaced
+/// assert_eq!(Pin::new(&mut rx).poll_next(&mut cx), Poll::Ready(Some("b")));
+/// assert!(Pin::new(&mut rx).poll_next(&mut cx).is_pending());
+/// drop(tx);
+/// assert_eq!(Pin::new(&mut rx).poll_next(&mut cx), Poll::Ready(None));
+/// # }
+/// ```
+#[cfg(feature = "stream")]
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx).map(Result::ok)
+    }
+}
+
+/// With the `stream` feature: the stream is terminated once every sender is
+/// gone and the last value was taken (it then yields `None` at once, every
+/// time).
+#[cfg(feature = "stream")]
+impl<T> futures_core::FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        let word = self.chan.peek();
+        word.is_closed() && word.value().is_none()
     }
 }
 
