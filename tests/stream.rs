@@ -78,7 +78,10 @@ fn a_registration_left_by_poll_recv_does_not_disturb_other_receives() {
     );
     // Stop polling. A blocking receive that parks takes the registration
     // back (here one that times out, before anything is sent)...
-    assert!(rx.recv_timeout(std::time::Duration::from_millis(1)).is_err());
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(1))
+            .is_err()
+    );
     // ...and receives of every kind still wake afterwards.
     let t = thread::spawn(move || {
         for v in 0..3 {
