@@ -153,6 +153,7 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert!(tx.is_disconnected());
     /// ```
+    #[must_use]
     pub fn is_disconnected(&self) -> bool {
         self.chan.is_receiver_gone()
     }
@@ -167,6 +168,7 @@ impl<T> Sender<T> {
     /// assert!(a.same_channel(&a.clone()));
     /// assert!(!a.same_channel(&b));
     /// ```
+    #[must_use]
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -428,6 +430,7 @@ impl<T> Receiver<T> {
     /// drop(tx);
     /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1]);
     /// ```
+    #[must_use = "iterators are lazy and do nothing unless consumed"]
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { receiver: self }
     }
@@ -446,6 +449,7 @@ impl<T> Receiver<T> {
     /// tx.send(2).unwrap();
     /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [2]);
     /// ```
+    #[must_use = "iterators are lazy and do nothing unless consumed"]
     pub fn try_iter(&self) -> TryIter<'_, T> {
         TryIter { receiver: self }
     }
@@ -463,6 +467,7 @@ impl<T> Receiver<T> {
     /// tx.send(()).unwrap();
     /// assert!(!rx.is_empty());
     /// ```
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.chan.peek().value().is_none()
     }
@@ -482,6 +487,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_disconnected());
     /// assert_eq!(rx.recv(), Ok(9));
     /// ```
+    #[must_use]
     pub fn is_disconnected(&self) -> bool {
         self.chan.peek().is_closed()
     }
@@ -506,6 +512,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(9));
     /// assert_eq!(rx.overwritten(), 9);
     /// ```
+    #[must_use]
     pub fn overwritten(&self) -> u64 {
         self.chan.overwritten()
     }
@@ -539,8 +546,7 @@ impl<T> Receiver<T> {
     /// number that does not advance counts as 0), and the sum over a run
     /// may then differ from `overwritten()`, which itself stays exact. See
     /// the crate docs' "Waiting on several channels" for why exactness for
-    /// overlapping sends would cost every send a wait or an extra atomic
-    /// read-modify-write.
+    /// overlapping sends would cost `send` its wait-freedom.
     ///
     /// # Examples
     ///
@@ -565,6 +571,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(true));
     /// assert!(rx.skipped() > 0, "a flap, not a repeat");
     /// ```
+    #[must_use]
     pub fn skipped(&self) -> u64 {
         self.chan.skipped()
     }
@@ -739,6 +746,7 @@ impl<T> fmt::Debug for RecvFuture<'_, T> {
 /// t.join().unwrap();
 /// assert_eq!(got.last(), Some(&3));
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a, T> {
     receiver: &'a Receiver<T>,
 }
@@ -769,6 +777,7 @@ impl<T> fmt::Debug for Iter<'_, T> {
 /// assert_eq!(it.next(), Some(4));
 /// assert_eq!(it.next(), None);
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct TryIter<'a, T> {
     receiver: &'a Receiver<T>,
 }
@@ -797,6 +806,7 @@ impl<T> fmt::Debug for TryIter<'_, T> {
 /// drop(tx);
 /// assert_eq!(rx.into_iter().collect::<Vec<_>>(), ["only"]);
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IntoIter<T> {
     receiver: Receiver<T>,
 }

@@ -142,12 +142,15 @@
 //! thread, as here, or producers that take turns): each send numbers its
 //! value with a plain load and store, and the receiver counts the gap. For
 //! sends from several threads at the same instant it can be off (see its
-//! docs). Exact counting there needs the order of the racing swaps, which
-//! only the swapping threads learn, after their swap; handing it to the
-//! receiver would take either a send that waits for another send's
-//! bookkeeping, or one more atomic read-modify-write on every send (a third,
-//! on a path that has two). Both break what `send` promises or costs, so
-//! conflate keeps `send` as it is and documents the limit.
+//! docs). Exact counting there needs each send to know the number of the
+//! value it displaces *as it publishes*: a send publishes with one swap,
+//! which learns what it displaced only after its own value is out, and the
+//! one that displaces it next may come before it can record anything. The
+//! designs that close that gap make a send wait for another send's
+//! bookkeeping, or publish with a compare-exchange that is retried until no
+//! other send came in between; the first breaks "producers never wait" and
+//! the second makes `send` lock-free instead of wait-free. conflate keeps
+//! `send` wait-free and documents the limit.
 //!
 //! # Choosing a channel
 //!

@@ -109,6 +109,7 @@ impl<'a> Select<'a> {
     /// let mut sel = conflate::Select::new();
     /// assert!(sel.try_ready().is_err()); // nothing watched, nothing ready
     /// ```
+    #[must_use]
     pub fn new() -> Select<'a> {
         Select {
             watched: Vec::new(),

@@ -81,9 +81,9 @@ fn turn_taking_producers_skipped_is_exact() {
 /// overlap ∥ a receive. This design does not pass it: when both puts load
 /// the counter before either stores, they share a number, and the take of
 /// the second (which displaced the first) reports 0 instead of 1. Exactness
-/// here would need a sender to wait for another or an extra atomic
-/// read-modify-write on every send (see the crate docs); kept as the
-/// record, run with `--ignored`.
+/// here would need a sender to wait for another, or a compare-exchange
+/// publish retried until it wins (lock-free, not wait-free; see the crate
+/// docs); kept as the record, run with `--ignored`.
 #[test]
 #[ignore = "fails by design: overlapping puts can share a sequence number (see the crate docs)"]
 fn overlapping_producers_skipped_is_exact() {
