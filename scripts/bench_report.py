@@ -638,8 +638,8 @@ class Report:
             if any(k[0] == setup for k in self.tail_slow):
                 out += (
                     f"†*n*: in *n* of the {reps} repetitions of that row a cache line's round "
-                    f"trip between the CPUs took {limit_text(self.tail)} just before or just "
-                    "after it: the machine was in a slow state (values in "
+                    "trip between the CPUs, just before or just after it, took "
+                    f"{limit_text(self.tail)}: the machine was in a slow state (values in "
                     "`target/bench-results/send_tail.json`).\n\n"
                 )
 
