@@ -421,3 +421,24 @@ impl Rng {
         self.below(n) == 0
     }
 }
+
+// ---------------------------------------------------------------------------
+// Several channels, pacing
+// ---------------------------------------------------------------------------
+
+/// `n` fresh channels: their senders and their receivers, by index.
+pub(crate) fn channels<T>(n: usize) -> (Vec<conflate::Sender<T>>, Vec<conflate::Receiver<T>>) {
+    (0..n).map(|_| conflate::channel()).unzip()
+}
+
+/// Now and then lets the other threads run (a yield, or a short spin
+/// outside Miri), so that a producer neither always outruns the receiver
+/// nor always trails it on a two-core machine.
+pub(crate) fn dawdle(rng: &mut Rng) {
+    let roll = rng.below(32);
+    if roll == 0 {
+        thread::yield_now();
+    } else if roll < 8 && !cfg!(miri) {
+        (0..rng.below(256)).for_each(|_| std::hint::spin_loop());
+    }
+}
