@@ -1,6 +1,12 @@
 //! Single-threaded differential check: a fuzzer-chosen script of calls runs
 //! on the real channel and on a sequential one-slot model, and every result
 //! and every value's fate is compared after each step.
+//!
+//! The model also keeps `skipped()` (API.md rule 11: the displacements
+//! between the last two values taken, exact on one thread) and compares it
+//! after every step, so a receive that returns a value must set it and one
+//! that fails must leave it alone; and it answers `Select` calls (rule 10:
+//! ready iff a value waits or the channel is closed and empty).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
@@ -9,7 +15,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use conflate::{Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError, channel};
+use conflate::{
+    ReadyTimeoutError, Receiver, RecvError, RecvTimeoutError, Select, SendError, Sender,
+    TryReadyError, TryRecvError, channel,
+};
 
 use super::ledger::{CountingWaker, Fate, IntendedDropPanic, Ledger, Tracked, block_on};
 use super::take_all;
@@ -94,6 +103,39 @@ enum Op {
     Debug,
     /// Make a `RecvFuture` and run a sub-script while it is alive.
     Async(Vec<AsyncOp>),
+    /// Ask a fresh `Select` which receiver is ready.
+    Select {
+        how: SelectHow,
+        watched: Watched,
+    },
+}
+
+/// How the `Select` is asked.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum SelectHow {
+    TryReady,
+    ReadyTimeoutZero,
+    ReadyDeadlineNow,
+    ReadyDeadlinePast,
+    /// `ready_timeout` with a real but tiny wait (at most 2 µs).
+    ReadyTimeoutTiny {
+        nanos: u16,
+    },
+    /// `ready`, only run when the model says it cannot block.
+    Ready,
+    /// `ready_timeout(Duration::MAX)`, same condition.
+    ReadyTimeoutMax,
+}
+
+/// What the `Select` watches. The other channel never gets a value and
+/// keeps its sender, so it is never ready.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Watched {
+    Receiver,
+    OtherThenReceiver,
+    ReceiverTwice,
+    /// The receiver, removed again: nothing is watched.
+    Removed,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -145,6 +187,10 @@ struct Model {
     senders: usize,
     receiver_alive: bool,
     overwritten: u64,
+    /// Displacements since the receiver last took a value.
+    displaced_since_take: u64,
+    /// `skipped()`: `displaced_since_take` when the last value was taken.
+    skipped: u64,
     expected: Vec<Fate>,
     events: u64,
     /// Ids whose fate changed in the current step.
@@ -179,13 +225,32 @@ impl Model {
         self.touched.push(id);
     }
 
+    /// A value displaced from the slot (rule 7, and rule 11's count).
+    fn displaced(&mut self) {
+        self.overwritten += 1;
+        self.displaced_since_take += 1;
+    }
+
+    /// The receiver takes the value in the slot, if any (rule 11).
+    fn take(&mut self) -> Option<usize> {
+        let id = self.slot.take()?;
+        self.skipped = self.displaced_since_take;
+        self.displaced_since_take = 0;
+        Some(id)
+    }
+
     /// The model's answer to a non-blocking receive (rules 1 and 4).
     fn receive(&mut self) -> Got {
-        match self.slot.take() {
+        match self.take() {
             Some(id) => Got::Value(id),
             None if self.senders == 0 => Got::Disconnected,
             None => Got::Nothing,
         }
+    }
+
+    /// Rule 10: would a `Select` watching the receiver call it ready?
+    fn ready(&self) -> bool {
+        self.slot.is_some() || self.senders == 0
     }
 
     /// Compares a real receive with the model's and retires the value.
@@ -305,7 +370,7 @@ fn send(model: &mut Model, txs: &[Sender<Tracked>], i: u8, panicky: bool) {
     }
     if let Some(old) = displaced {
         model.expect_drop(old);
-        model.overwritten += 1;
+        model.displaced();
     }
     model.slot = Some(id);
 }
@@ -322,7 +387,7 @@ fn replace(model: &mut Model, txs: &[Sender<Tracked>], i: u8) {
         (Ok(old), true) => match (old, model.slot.replace(id)) {
             (None, None) => {}
             (Some(value), Some(want)) => {
-                model.overwritten += 1;
+                model.displaced();
                 model.returned(value, want, "replace");
             }
             (old, want) => panic!(
@@ -388,12 +453,26 @@ impl Harness {
                 m.step
             );
         }
+        self.check_skipped();
         for tx in &self.txs {
             assert_eq!(
                 tx.is_disconnected(),
                 !m.receiver_alive,
                 "step {}: Sender::is_disconnected",
                 m.step
+            );
+        }
+    }
+
+    /// Rule 11, after every step: only a receive that returned a value may
+    /// have changed `skipped()`, and it must match the model.
+    fn check_skipped(&self) {
+        if let Some(rx) = &self.rx {
+            assert_eq!(
+                rx.skipped(),
+                self.model.skipped,
+                "step {}: skipped",
+                self.model.step
             );
         }
     }
@@ -462,7 +541,7 @@ impl Harness {
                 let Some(rx) = self.rx.take() else { return };
                 let mut iter = rx.into_iter();
                 if model.senders == 0 {
-                    let want: Vec<usize> = model.slot.take().into_iter().collect();
+                    let want: Vec<usize> = model.take().into_iter().collect();
                     let got: Vec<usize> = iter.by_ref().map(Tracked::retire).collect();
                     assert_eq!(
                         got, want,
@@ -479,7 +558,7 @@ impl Harness {
                         "step {}: IntoIter restarted",
                         model.step
                     );
-                } else if let Some(want) = model.slot.take() {
+                } else if let Some(want) = model.take() {
                     let value = iter.next().expect("into_iter with a value waiting");
                     model.returned(value, want, "into_iter");
                 }
@@ -490,6 +569,11 @@ impl Harness {
                 }
             }
             Op::Async(script) => self.run_async(script),
+            Op::Select { how, watched } => {
+                if let Some(rx) = &self.rx {
+                    run_select(model, rx, &self.other_rx, how, watched);
+                }
+            }
             op => {
                 let Some(rx) = self.rx.as_mut() else { return };
                 run_receive(model, rx, op);
@@ -549,6 +633,62 @@ impl Harness {
     }
 }
 
+/// One `Select` call over the receiver (and the never-ready other one),
+/// compared with the model. A `Select` takes nothing, so the model is
+/// unchanged.
+fn run_select(
+    model: &Model,
+    rx: &Receiver<Tracked>,
+    other: &Receiver<Tracked>,
+    how: SelectHow,
+    watched: Watched,
+) {
+    let mut sel = Select::new();
+    let indices: Vec<usize> = match watched {
+        Watched::Receiver => vec![sel.recv(rx)],
+        Watched::OtherThenReceiver => {
+            assert_eq!(sel.recv(other), 0, "step {}: first index", model.step);
+            vec![sel.recv(rx)]
+        }
+        Watched::ReceiverTwice => vec![sel.recv(rx), sel.recv(rx)],
+        Watched::Removed => {
+            let i = sel.recv(rx);
+            sel.remove(i);
+            Vec::new()
+        }
+    };
+    let ready = model.ready() && !indices.is_empty();
+    let got = match how {
+        SelectHow::TryReady => sel.try_ready().map_err(|TryReadyError| ()),
+        SelectHow::ReadyTimeoutZero => sel.ready_timeout(Duration::ZERO).map_err(|_| ()),
+        SelectHow::ReadyDeadlineNow => sel.ready_deadline(Instant::now()).map_err(|_| ()),
+        SelectHow::ReadyDeadlinePast => {
+            let now = Instant::now();
+            let past = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+            sel.ready_deadline(past).map_err(|_| ())
+        }
+        SelectHow::ReadyTimeoutTiny { nanos } => {
+            let timeout = Duration::from_nanos(u64::from(nanos % 2001));
+            sel.ready_timeout(timeout).map_err(|ReadyTimeoutError| ())
+        }
+        SelectHow::Ready | SelectHow::ReadyTimeoutMax if !ready => return, // would block
+        SelectHow::Ready => Ok(sel.ready()),
+        SelectHow::ReadyTimeoutMax => sel.ready_timeout(Duration::MAX).map_err(|_| ()),
+    };
+    match got {
+        Ok(i) => assert!(
+            ready && indices.contains(&i),
+            "step {}: Select {how:?} over {watched:?} said {i} is ready, model says ready: {ready}",
+            model.step
+        ),
+        Err(()) => assert!(
+            !ready,
+            "step {}: Select {how:?} over {watched:?} found nothing, model says ready",
+            model.step
+        ),
+    }
+}
+
 /// The receive operations and receiver queries.
 fn run_receive(model: &mut Model, rx: &mut Receiver<Tracked>, op: Op) {
     match op {
@@ -588,7 +728,7 @@ fn run_receive(model: &mut Model, rx: &mut Receiver<Tracked>, op: Op) {
             model.check_receive(got, "blocking receive with a value or no sender");
         }
         Op::TryIter => {
-            let want: Vec<usize> = model.slot.take().into_iter().collect();
+            let want: Vec<usize> = model.take().into_iter().collect();
             let got: Vec<usize> = rx.try_iter().map(Tracked::retire).collect();
             assert_eq!(got, want, "step {}: try_iter", model.step);
             for id in got {
@@ -601,7 +741,7 @@ fn run_receive(model: &mut Model, rx: &mut Receiver<Tracked>, op: Op) {
             if model.senders > 0 {
                 return; // would block forever on one thread
             }
-            let want: Vec<usize> = model.slot.take().into_iter().collect();
+            let want: Vec<usize> = model.take().into_iter().collect();
             let got: Vec<usize> = rx.iter().map(Tracked::retire).collect();
             assert_eq!(got, want, "step {}: iter after the last sender", model.step);
             for id in got {
@@ -660,6 +800,8 @@ pub(crate) fn check_ops(data: &[u8]) {
             senders: 1,
             receiver_alive: true,
             overwritten: 0,
+            displaced_since_take: 0,
+            skipped: 0,
             expected: vec![Fate::default(); capacity],
             events: 0,
             touched: Vec::new(),
@@ -674,6 +816,7 @@ pub(crate) fn check_ops(data: &[u8]) {
         h.model.step += 1;
         h.run(op);
         h.model.check_ledger();
+        h.check_skipped();
         if script.observe_every_step {
             h.observe();
         }
