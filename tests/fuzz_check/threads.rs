@@ -38,9 +38,26 @@
 //!   is at least the displacements that producers had published (after
 //!   their calls returned) before the reading started.
 //!
+//! - `Select` (rule 10): only the consumer takes values out, so after a
+//!   `Select` over the receiver returned its index, the next `try_recv`
+//!   never reports `Empty`; and a disconnected receiver is ready, so once
+//!   the consumer saw every sender gone, no `Select` call fails.
+//! - Skipped (rule 11), with one producer thread only: its sends never
+//!   overlap, so each value's number follows its put order and `skipped()`
+//!   is exact. After receiving `v` right after `u`, `skipped()` is the
+//!   number of the producer's accepted puts between `u` and `v` (for the
+//!   first value, before it): each of them was displaced, by the next put,
+//!   between the two takes. With the receiver kept and drained to the end,
+//!   no displacement follows the last take, so the `skipped()` of every
+//!   received value (the drained one included) adds up to `overwritten()`.
+//!
 //! Not claimed: which producer's value the drain sees when two producers
 //! raced, how many values the consumer got, or that a timed receive saw a
-//! value sent "around" its deadline.
+//! value sent "around" its deadline. Nor anything about `skipped()` with two
+//! producer threads: each put numbers its value with a load and a store (no
+//! read-modify-write, see `Receiver::skipped`), so two sends that overlap in
+//! time can draw the same number or publish out of number order, and a
+//! receive may then count one displacement too few or too many.
 
 use std::hint;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +66,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use conflate::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use conflate::{Receiver, RecvTimeoutError, Select, Sender, TryRecvError, channel};
 
 use super::ledger::{
     Ledger, Role, Tracked, block_on, drops_on_this_thread, last_dropped_on_this_thread, set_role,
@@ -110,6 +127,16 @@ enum ConsumerOp {
     RecvAsync,
     /// `iter()` to its end, i.e. until every sender is gone.
     IterToEnd,
+    /// `Select::ready` over the receiver, then `try_recv`; returns like
+    /// `Recv`.
+    SelectReady,
+    /// `Select::try_ready`, then `try_recv` if it found the receiver ready.
+    SelectTryReady,
+    /// `Select::ready_timeout` (same budget as `RecvTimeout`), then
+    /// `try_recv` if ready.
+    SelectTimeout {
+        micros: u16,
+    },
     IsEmptyThenTryRecv,
     IsDisconnected,
     Overwritten,
@@ -142,13 +169,20 @@ enum Put {
 /// What the consumer saw, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seen {
-    Value(usize),
-    /// `Empty` or `Timeout`.
+    /// A value, with `skipped()` read right after the receive.
+    Value {
+        id: usize,
+        skipped: u64,
+    },
+    /// `Empty` or `Timeout`, or a `Select` that found nothing ready.
     Nothing,
     Disconnected,
     IsDisconnected(bool),
     /// `is_empty()` said false and the following `try_recv` found nothing.
     NonEmptyButNothing,
+    /// A `Select` returned the receiver's index and the following
+    /// `try_recv` said `Empty`.
+    ReadyButEmpty,
     /// `overwritten()` returned `n`; before the call, producers had
     /// published `floor` displacements made by calls that had returned.
     Overwritten {
@@ -275,42 +309,72 @@ fn consumer(
         budget -= granted;
         granted
     };
-    let try_seen = |r: Result<Tracked, TryRecvError>| match r {
-        Ok(v) => Seen::Value(v.retire()),
+    // `skipped()` is read right after the receive that returned `v`.
+    let value = |v: Tracked, rx: &Receiver<Tracked>| Seen::Value {
+        id: v.retire(),
+        skipped: rx.skipped(),
+    };
+    let try_seen = |rx: &Receiver<Tracked>| match rx.try_recv() {
+        Ok(v) => value(v, rx),
         Err(TryRecvError::Empty) => Seen::Nothing,
         Err(TryRecvError::Disconnected) => Seen::Disconnected,
     };
-    let timeout_seen = |r: Result<Tracked, RecvTimeoutError>| match r {
-        Ok(v) => Seen::Value(v.retire()),
+    let timeout_seen = |r: Result<Tracked, RecvTimeoutError>, rx: &Receiver<Tracked>| match r {
+        Ok(v) => value(v, rx),
         Err(RecvTimeoutError::Timeout) => Seen::Nothing,
         Err(RecvTimeoutError::Disconnected) => Seen::Disconnected,
     };
+    // A `Select` over the receiver, then `try_recv` if it was ready.
+    let select_seen = |rx: &Receiver<Tracked>, ask: &dyn Fn(&mut Select<'_>) -> bool| {
+        let mut sel = Select::new();
+        sel.recv(rx);
+        if !ask(&mut sel) {
+            return Seen::Nothing;
+        }
+        match try_seen(rx) {
+            Seen::Nothing => Seen::ReadyButEmpty,
+            other => other,
+        }
+    };
     for op in script {
         match *op {
-            ConsumerOp::TryRecv => seen.push(try_seen(rx.try_recv())),
+            ConsumerOp::TryRecv => seen.push(try_seen(&rx)),
             ConsumerOp::RecvTimeout { micros } => {
-                seen.push(timeout_seen(rx.recv_timeout(wait(micros))))
+                seen.push(timeout_seen(rx.recv_timeout(wait(micros)), &rx))
             }
             ConsumerOp::RecvDeadline { micros } => {
                 let deadline = Instant::now() + wait(micros);
-                seen.push(timeout_seen(rx.recv_deadline(deadline)));
+                seen.push(timeout_seen(rx.recv_deadline(deadline), &rx));
             }
             ConsumerOp::Recv => seen.push(match rx.recv() {
-                Ok(v) => Seen::Value(v.retire()),
+                Ok(v) => value(v, &rx),
                 Err(_) => Seen::Disconnected,
             }),
             ConsumerOp::RecvAsync => seen.push(match block_on(rx.recv_async()) {
-                Ok(v) => Seen::Value(v.retire()),
+                Ok(v) => value(v, &rx),
                 Err(_) => Seen::Disconnected,
             }),
             ConsumerOp::IterToEnd => {
-                seen.extend(rx.iter().map(|v| Seen::Value(v.retire())));
+                for v in rx.iter() {
+                    seen.push(value(v, &rx));
+                }
                 seen.push(Seen::Disconnected);
+            }
+            ConsumerOp::SelectReady => seen.push(select_seen(&rx, &|sel| {
+                sel.ready();
+                true
+            })),
+            ConsumerOp::SelectTryReady => {
+                seen.push(select_seen(&rx, &|sel| sel.try_ready().is_ok()));
+            }
+            ConsumerOp::SelectTimeout { micros } => {
+                let timeout = wait(micros);
+                seen.push(select_seen(&rx, &|sel| sel.ready_timeout(timeout).is_ok()));
             }
             ConsumerOp::IsEmptyThenTryRecv => {
                 if !rx.is_empty() {
-                    match try_seen(rx.try_recv()) {
-                        Seen::Value(id) => seen.push(Seen::Value(id)),
+                    match try_seen(&rx) {
+                        v @ Seen::Value { .. } => seen.push(v),
                         _ => seen.push(Seen::NonEmptyButNothing),
                     }
                 }
@@ -407,7 +471,7 @@ pub(crate) fn check_threads(data: &[u8]) {
             "every sender is dropped, yet the receiver is connected"
         );
         match rx.try_recv() {
-            Ok(v) => drained = Some(v.retire()),
+            Ok(v) => drained = Some((v.retire(), rx.skipped())),
             Err(e) => assert_eq!(
                 e,
                 TryRecvError::Disconnected,
@@ -450,7 +514,7 @@ fn verify(
     ledger: &Ledger,
     puts: &[Vec<Put>],
     seen: &[Seen],
-    drained: Option<usize>,
+    drained: Option<(usize, u64)>,
     final_overwritten: Option<u64>,
     receiver_kept: bool,
 ) {
@@ -559,6 +623,7 @@ fn verify(
     // Consumer side.
     let mut last_from = vec![None::<usize>; puts.len()];
     let mut received = Vec::new();
+    let mut skips = Vec::new();
     let mut readings_max = 0u64;
     let mut disconnected_seen = false;
     let mut hung_up = false;
@@ -566,11 +631,11 @@ fn verify(
     for (step, s) in seen
         .iter()
         .copied()
-        .chain(drained.map(Seen::Value))
+        .chain(drained.map(|(id, skipped)| Seen::Value { id, skipped }))
         .enumerate()
     {
         match s {
-            Seen::Value(id) => {
+            Seen::Value { id, skipped } => {
                 assert!(
                     !hung_up,
                     "consumer step {step}: value {id} after Disconnected"
@@ -587,6 +652,7 @@ fn verify(
                 );
                 last_from[p] = Some(id);
                 received.push(id);
+                skips.push(skipped);
                 if disconnected_seen {
                     values_after_disconnected += 1;
                     assert!(
@@ -614,6 +680,9 @@ fn verify(
             }
             Seen::NonEmptyButNothing => {
                 panic!("consumer step {step}: is_empty() was false, the next try_recv got nothing")
+            }
+            Seen::ReadyButEmpty => {
+                panic!("consumer step {step}: Select said ready, the next try_recv said Empty")
             }
             Seen::Overwritten { n, floor } => {
                 assert!(
@@ -645,7 +714,7 @@ fn verify(
 
     // The last value.
     if receiver_kept {
-        if let Some(id) = drained {
+        if let Some((id, _)) = drained {
             assert_eq!(
                 Some(id),
                 last_ok[producer_of(id)],
@@ -655,6 +724,36 @@ fn verify(
             assert!(
                 last_ok.iter().flatten().any(|id| received.contains(id)),
                 "nothing drained, yet no producer's last value {last_ok:?} was received"
+            );
+        }
+    }
+
+    // Skipped, with one producer thread only (see the module docs).
+    if let [only] = puts {
+        let order: Vec<usize> = only
+            .iter()
+            .filter_map(|put| match *put {
+                Put::Ok { id, .. } => Some(id),
+                _ => None,
+            })
+            .collect();
+        let position = |id: usize| order.iter().position(|&x| x == id).expect("accepted");
+        let mut previous: Option<usize> = None;
+        for (&id, &skipped) in received.iter().zip(&skips) {
+            let at = position(id);
+            // Received values are in put order (checked above).
+            let between = at - previous.map_or(0, |p| p + 1);
+            assert_eq!(
+                skipped, between as u64,
+                "value {id} (put {at}) received after put {previous:?}: skipped"
+            );
+            previous = Some(at);
+        }
+        if let Some(n) = final_overwritten {
+            let sum: u64 = skips.iter().sum();
+            assert_eq!(
+                sum, n,
+                "skipped() over every received value {skips:?} against overwritten()"
             );
         }
     }
