@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Prints the time per send of each producer for five rounds of 5,000,000
-//! sends each. `docs/bench-notes.md` quotes it when comparing arena
+//! sends each. `research/bench-notes.md` quotes it when comparing arena
 //! layouts. On a machine with one CPU the two producers share it, and the
 //! numbers measure the scheduler instead.
 
