@@ -8,7 +8,10 @@
 # ~9 s each for close/wakeup, ~3-5 s for the other files, so:
 #   1. everything once, seed 0 (Miri's default; ~160 s with doctests);
 #   2. the files built around wake-ups and closing races (close, wakeup,
-#      receiver_drop, async_recv) with seeds 1..8 more (~200 s);
+#      receiver_drop, async_recv, select, skipped) with seeds 1..8 more
+#      (~200 s for the first four; select costs ~21 s a seed and skipped
+#      ~8 s, and their seeds 1..8 took 3.5 min on a busy machine, so this
+#      step now runs past the 8-minute budget above);
 #   3. the other multi-threaded files (exactly_once, stress, panic_safety,
 #      counting, one_slot) with seeds 1..4 more (~80 s).
 # The rest get one seed: assert_mem and alloc (one thread), api and timeouts
@@ -33,7 +36,7 @@ run cargo +nightly miri setup
 base_flags="-Zmiri-strict-provenance"
 racy_hi="${MIRI_SEEDS_RACY:-8}"
 other_hi="${MIRI_SEEDS_OTHER:-4}"
-racy=(--test close --test wakeup --test receiver_drop --test async_recv)
+racy=(--test close --test wakeup --test receiver_drop --test async_recv --test select --test skipped)
 other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot)
 
 # Does this Miri know -Zmiri-many-seeds? Ask it about an empty program.

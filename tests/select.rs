@@ -200,7 +200,15 @@ fn fairness_among_always_ready(n: usize, removed: &[usize]) {
         } // else dropped: disconnected, and ready for good
     }
     let live: Vec<usize> = (0..n).filter(|i| !removed.contains(i)).collect();
-    for how in EVERY_HOW.map(Some).into_iter().chain([None]) {
+    // Each kind alone, then all in turn (`None`); under Miri, which is slow
+    // and has no interleaving to explore in this one-thread test, only the
+    // latter.
+    let hows: Vec<Option<How>> = if cfg!(miri) {
+        vec![None]
+    } else {
+        EVERY_HOW.map(Some).into_iter().chain([None]).collect()
+    };
+    for how in hows {
         let mut sel = select_all(&rxs);
         for &i in removed {
             sel.remove(i);
@@ -1050,7 +1058,7 @@ fn stress_four_producers_sixty_four_shared_receivers() {
     stress(StressConfig {
         producers: 4,
         receivers: 64,
-        per_producer: scaled(15_000, 10),
+        per_producer: scaled(15_000, 5),
         shared: true,
         mixed: false,
         seed: 3,
@@ -1078,7 +1086,7 @@ fn long_stress_four_producers_sixty_four_shared_receivers() {
     stress(StressConfig {
         producers: 4,
         receivers: 64,
-        per_producer: 1_000_000,
+        per_producer: 4_000_000,
         shared: true,
         mixed: true,
         seed: 11,
@@ -1091,7 +1099,7 @@ fn long_stress_three_producers_five_own_receivers() {
     stress(StressConfig {
         producers: 3,
         receivers: 5,
-        per_producer: 2_000_000,
+        per_producer: 6_000_000,
         shared: false,
         mixed: false,
         seed: 12,
