@@ -503,84 +503,86 @@ fn receive_all(rx: &Receiver<u64>) -> Exact {
     }
 }
 
-/// Three producer threads send `0..n` between them, each send made while
-/// holding a lock, so no two sends overlap (the lock orders them).
-#[test]
-fn producers_taking_turns_under_a_lock() {
-    let _watchdog = Watchdog::start("producers under a lock");
-    let n = racing_count() / 2;
+/// Producer threads that take turns.
+const TAKING_TURNS: usize = 3;
+
+/// Runs `producer(p, tx)` on [`TAKING_TURNS`] threads, which between them
+/// send `0..n` in turns, while this thread receives; then checks the run:
+/// the last value arrived and the sum of `skipped()` is `overwritten()`.
+fn taking_turns(n: u64, producer: impl Fn(usize, conflate::Sender<u64>) + Sync) {
     let (tx, rx) = channel::<u64>();
-    let next = Mutex::new(0u64);
     let exact = thread::scope(|s| {
-        for p in 0..3u64 {
-            let (tx, next) = (tx.clone(), &next);
-            s.spawn(move || {
-                let mut rng = Rng::new(40 + p);
-                loop {
-                    {
-                        let mut next = next.lock().unwrap();
-                        if *next == n {
-                            return;
-                        }
-                        tx.send(*next).unwrap();
-                        *next += 1;
-                    }
-                    dawdle(&mut rng);
-                }
-            });
+        for p in 0..TAKING_TURNS {
+            let (tx, producer) = (tx.clone(), &producer);
+            s.spawn(move || producer(p, tx));
         }
         drop(tx);
-        // On this thread, under the watchdog.
+        // On this thread, under the caller's watchdog.
         receive_all(&rx)
     });
     assert_eq!(exact.last, Some(n - 1));
     assert_eq!(exact.sum, rx.overwritten(), "{exact:?}");
 }
 
-/// Three producer threads pass a token round: the holder sends a burst of
-/// values, then hands the token on (a Release store the next holder
-/// Acquires), so every send happens before the next.
+/// Each send is made while holding a lock, so no two sends overlap (the
+/// lock orders them).
+#[test]
+fn producers_taking_turns_under_a_lock() {
+    let _watchdog = Watchdog::start("producers under a lock");
+    let n = racing_count() / 2;
+    let next = Mutex::new(0u64);
+    taking_turns(n, |p, tx| {
+        let mut rng = Rng::new(40 + p as u64);
+        loop {
+            {
+                let mut next = next.lock().unwrap();
+                if *next == n {
+                    return;
+                }
+                tx.send(*next).unwrap();
+                *next += 1;
+            }
+            dawdle(&mut rng);
+        }
+    });
+}
+
+/// The producers pass a token round: the holder sends a burst of values,
+/// then hands the token on (a Release store the next holder Acquires), so
+/// every send happens before the next.
 #[test]
 fn producers_passing_a_token() {
-    const PRODUCERS: usize = 3;
     const DONE: usize = usize::MAX;
     let _watchdog = Watchdog::start("producers passing a token");
     let n = racing_count() / 2;
-    let (tx, rx) = channel::<u64>();
     let holder = AtomicUsize::new(0);
     // Only the token's holder touches it; Relaxed, ordered by the token.
     let next = AtomicU64::new(0);
-    let exact = thread::scope(|s| {
-        for p in 0..PRODUCERS {
-            let (tx, holder, next) = (tx.clone(), &holder, &next);
-            s.spawn(move || {
-                let mut rng = Rng::new(50 + p as u64);
-                loop {
-                    match holder.load(Ordering::Acquire) {
-                        DONE => return,
-                        h if h == p => {}
-                        _ => {
-                            thread::yield_now();
-                            continue;
-                        }
-                    }
-                    let from = next.load(Ordering::Relaxed);
-                    let to = (from + 1 + rng.below(16)).min(n);
-                    for v in from..to {
-                        tx.send(v).unwrap();
-                    }
-                    next.store(to, Ordering::Relaxed);
-                    let pass = if to == n { DONE } else { (p + 1) % PRODUCERS };
-                    holder.store(pass, Ordering::Release);
+    taking_turns(n, |p, tx| {
+        let mut rng = Rng::new(50 + p as u64);
+        loop {
+            match holder.load(Ordering::Acquire) {
+                DONE => return,
+                h if h == p => {}
+                _ => {
+                    thread::yield_now();
+                    continue;
                 }
-            });
+            }
+            let from = next.load(Ordering::Relaxed);
+            let to = (from + 1 + rng.below(16)).min(n);
+            for v in from..to {
+                tx.send(v).unwrap();
+            }
+            next.store(to, Ordering::Relaxed);
+            let pass = if to == n {
+                DONE
+            } else {
+                (p + 1) % TAKING_TURNS
+            };
+            holder.store(pass, Ordering::Release);
         }
-        drop(tx);
-        // On this thread, under the watchdog.
-        receive_all(&rx)
     });
-    assert_eq!(exact.last, Some(n - 1));
-    assert_eq!(exact.sum, rx.overwritten(), "{exact:?}");
 }
 
 // ---------------------------------------------------------------------------
