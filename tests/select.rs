@@ -496,6 +496,36 @@ fn plain_receives_between_select_calls_take_the_value() {
     }
 }
 
+/// A pending `RecvFuture` leaked with `mem::forget` leaves its waker
+/// registered; a `Select` over that receiver must still block and wake (and
+/// a plain receive after it).
+#[test]
+fn a_select_works_after_a_leaked_pending_recv_future() {
+    let _watchdog = Watchdog::start("select after a leaked future");
+    let (tx, mut rx) = channel::<u32>();
+    let mut fut = rx.recv_async();
+    let waker = helpers::waker_of(&helpers::CountingWaker::new());
+    assert!(helpers::poll_once(&mut fut, &waker).is_pending());
+    std::mem::forget(fut);
+    let mut sel = Select::new();
+    let i = sel.recv(&rx);
+    assert_eq!(
+        sel.ready_timeout(Duration::from_millis(1)),
+        Err(ReadyTimeoutError)
+    );
+    thread::scope(|s| {
+        let helper = send_later(s, &tx, 1);
+        assert_eq!(sel.ready(), i);
+        helper.join();
+    });
+    assert_eq!(rx.try_recv(), Ok(1));
+    thread::scope(|s| {
+        let helper = send_later(s, &tx, 2);
+        assert_eq!(rx.recv(), Ok(2));
+        helper.join();
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Timeouts
 // ---------------------------------------------------------------------------
