@@ -6,14 +6,13 @@
 # Seeds (Miri's scheduler and weak-memory choices depend on the seed). The
 # budget is about 8 minutes on 2 cores; measured single-seed costs were
 # ~9 s each for close/wakeup, ~3-5 s for the other files, so:
-#   1. everything once, seed 0 (Miri's default; ~160 s with doctests);
+#   1. everything once, seed 0, with every feature (~160 s with doctests
+#      before Select; select ~21 s, skipped ~8 s more);
 #   2. the files built around wake-ups and closing races (close, wakeup,
-#      receiver_drop, async_recv, select, skipped) with seeds 1..8 more
-#      (~200 s for the first four; select costs ~21 s a seed and skipped
-#      ~8 s, and their seeds 1..8 took 3.5 min on a busy machine, so this
-#      step now runs past the 8-minute budget above);
+#      receiver_drop, async_recv, select) with seeds 1..8 more (~200 s for
+#      the first four, select ~21 s a seed);
 #   3. the other multi-threaded files (exactly_once, stress, panic_safety,
-#      counting, one_slot) with seeds 1..4 more (~80 s).
+#      counting, one_slot, skipped, stream) with seeds 1..4 more.
 # The rest get one seed: assert_mem and alloc (one thread), api and timeouts
 # (threads only in strict lock-step hand-offs), the doctests, and the files
 # other engineers own (fuzz_corpus, leaked_future, ...).
@@ -36,8 +35,8 @@ run cargo +nightly miri setup
 base_flags="-Zmiri-strict-provenance"
 racy_hi="${MIRI_SEEDS_RACY:-8}"
 other_hi="${MIRI_SEEDS_OTHER:-4}"
-racy=(--test close --test wakeup --test receiver_drop --test async_recv --test select --test skipped)
-other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot)
+racy=(--test close --test wakeup --test receiver_drop --test async_recv --test select)
+other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot --test skipped --test stream)
 
 # Does this Miri know -Zmiri-many-seeds? Ask it about an empty program.
 probe_dir="$(mktemp -d)"
@@ -70,7 +69,8 @@ seeds() {
 
 start=$(date +%s)
 echo "== miri 1/3: every test target and doctest, seed 0"
-MIRIFLAGS="${base_flags}" run cargo +nightly miri test
+# --all-features: the `stream` feature's impls, tests and doc examples too.
+MIRIFLAGS="${base_flags}" run cargo +nightly miri test --all-features
 t1=$(date +%s)
 echo "== miri 2/3: wake-up and close races, seeds 1..${racy_hi}"
 seeds 1 "${racy_hi}" "${racy[@]}"

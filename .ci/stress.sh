@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 limit="${STRESS_TIMEOUT:-300}"
-cmd=(cargo test --release --test stress -- --ignored --nocapture --test-threads=1)
+cmd=(cargo test --release --test stress --test select -- --ignored --nocapture --test-threads=1)
 
 run_stress() {
     local name="$1" status=0 start end
