@@ -172,6 +172,11 @@ impl<T> Sender<T> {
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// The channel, for `Publisher`.
+    pub(crate) fn chan(&self) -> &Chan<T> {
+        &self.chan
+    }
 }
 
 impl<T> Clone for Sender<T> {

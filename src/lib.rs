@@ -190,6 +190,7 @@
 
 mod chan;
 mod error;
+mod publisher;
 mod select;
 mod slot;
 mod state;
@@ -201,6 +202,7 @@ pub use chan::{IntoIter, Iter, Receiver, RecvFuture, Sender, TryIter, channel};
 pub use error::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SendError, TryReadyError, TryRecvError,
 };
+pub use publisher::Publisher;
 pub use select::Select;
 
 /// The README's examples run as doctests, so they cannot drift from the API.

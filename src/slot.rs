@@ -669,20 +669,65 @@ impl<T> Chan<T> {
     /// it needs dropping; one without drop glue is left in its node.
     #[inline]
     pub(crate) fn put<const KEEP: bool>(&self, value: T) -> Put<T> {
+        self.put_with::<KEEP, false>(value)
+    }
+
+    /// `put`, with a `SeqCst` publishing swap when `SC` (see
+    /// `SlotWord::publish`).
+    #[inline]
+    pub(crate) fn put_with<const KEEP: bool, const SC: bool>(&self, value: T) -> Put<T> {
         let index = match self.claim() {
             Claim::Node(index) => index,
-            Claim::Full => return self.put_overflow::<KEEP>(value),
+            Claim::Full => return self.put_overflow::<KEEP, SC>(value),
             Claim::Refused => return Put::Refused(value),
         };
         let node = self.fill_arena(index, value);
-        let old = self.core.slot.publish(node, Kind::Arena(index));
+        let old = self.core.slot.publish::<SC>(node, Kind::Arena(index));
         self.displaced::<KEEP>(old)
+    }
+
+    /// Puts `value` only if the slot holds no value, displacing nothing:
+    /// `subscribe` hands a new subscriber its first value, and gives the
+    /// latest value back to the publisher's own channel, this way, so that
+    /// a value a send put there meanwhile (always a newer one) is never
+    /// displaced by an older one. Gives `value` back if the slot holds a
+    /// value, or if every arena node is taken: then puts are in progress,
+    /// and each will leave a value at least as new in the slot.
+    ///
+    /// Only for channels whose receiver is not waiting: the publisher's
+    /// own, or a new subscriber's before its `Receiver` is handed out.
+    pub(crate) fn put_if_empty(&self, value: T) -> Result<(), T> {
+        let seen = self.peek();
+        if seen.value().is_some() || seen.is_closed() || seen.is_waiting() {
+            return Err(value);
+        }
+        let index = match self.claim() {
+            Claim::Node(index) => index,
+            Claim::Full | Claim::Refused => return Err(value),
+        };
+        let node = self.fill_arena(index, value);
+        match self
+            .core
+            .slot
+            .publish_if_unchanged(seen, node, Kind::Arena(index))
+        {
+            Ok(old) => {
+                if let Some(spare) = old.spare() {
+                    // SAFETY: our AcqRel CAS took the receiver's spare out of
+                    // the slot, so it is ours, empty, and an arena node.
+                    unsafe { self.release(spare, old.kind(), false) };
+                }
+                Ok(())
+            }
+            // SAFETY: `node` never left our hands and holds `value`.
+            Err(_) => Err(unsafe { self.unload(node, Kind::Arena(index), false) }),
+        }
     }
 
     /// The rare put that found every arena node taken: a heap node, passed
     /// through the overflow gate so the receiver's drop can wait for it.
     #[cold]
-    fn put_overflow<const KEEP: bool>(&self, value: T) -> Put<T> {
+    fn put_overflow<const KEEP: bool, const SC: bool>(&self, value: T) -> Put<T> {
         // Allocate before entering, so a dropping receiver never waits for
         // the allocator.
         let node = Self::alloc();
@@ -704,7 +749,7 @@ impl<T> Chan<T> {
         // Numbered once admitted, like an arena put.
         // SAFETY: `node` is still ours alone.
         unsafe { Self::write_seq(node, self.number_put()) };
-        let old = self.core.slot.publish(node, Kind::Overflow);
+        let old = self.core.slot.publish::<SC>(node, Kind::Overflow);
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
         // modification order and takes our node (or a later one).

@@ -159,7 +159,11 @@ impl<N> SlotWord<N> {
     /// Sender: puts `node` in the slot, tagged with its kind, returning
     /// what it displaced.
     #[inline]
-    pub(crate) fn publish(&self, node: NonNull<N>, kind: Kind) -> Word<N> {
+    ///
+    /// With `SC`, the swap is also `SeqCst`: the publisher's "latest value"
+    /// channel uses it as the write half of a Dekker pair with `subscribe`
+    /// (see `publisher.rs`). On x86 both are the same `xchg`.
+    pub(crate) fn publish<const SC: bool>(&self, node: NonNull<N>, kind: Kind) -> Word<N> {
         debug_assert_eq!(node.as_ptr().addr() & TAG_MASK, 0, "misaligned node");
         let tagged = node.as_ptr().map_addr(|a| a | kind.bits());
         // ORDERING: AcqRel. Release: the value written into `node` must be
@@ -167,8 +171,41 @@ impl<N> SlotWord<N> {
         // `take`), and to a later sender that displaces it. Acquire: what we
         // get back is now ours: the value of a displaced node (written by
         // another sender) or, if it is `WAITING`, the waiter cell (written
-        // by the receiver before its release CAS in `register`).
-        Word(self.0.swap(tagged, Ordering::AcqRel))
+        // by the receiver before its release CAS in `register`). SeqCst
+        // when `SC`, for the Dekker pair named above.
+        let order = if SC {
+            Ordering::SeqCst
+        } else {
+            Ordering::AcqRel
+        };
+        Word(self.0.swap(tagged, order))
+    }
+
+    /// `subscribe`'s put: `seen` (no value, not `CLOSED`, not `WAITING`) →
+    /// `node`, only if the word is still `seen`. Returns the old word (it
+    /// may hold a spare, now the caller's) or, on failure, the word found.
+    #[inline]
+    pub(crate) fn publish_if_unchanged(
+        &self,
+        seen: Word<N>,
+        node: NonNull<N>,
+        kind: Kind,
+    ) -> Result<Word<N>, Word<N>> {
+        debug_assert!(seen.value().is_none() && seen.tags() & (WAITING | CLOSED) == 0);
+        let tagged = node.as_ptr().map_addr(|a| a | kind.bits());
+        self.0
+            .compare_exchange(
+                seen.0,
+                tagged,
+                // ORDERING: AcqRel, as `publish`: Release publishes the
+                // value; Acquire makes a spare we take out ours.
+                Ordering::AcqRel,
+                // ORDERING: Relaxed: on failure the caller only learns that
+                // a value got there first and gives its own back.
+                Ordering::Relaxed,
+            )
+            .map(Word)
+            .map_err(Word)
     }
 
     /// Last sender: marks the channel closed, keeping any node in place.
