@@ -51,6 +51,14 @@
 // is the value it starts with, and no stale value ever displaces a newer
 // one in its slot.
 //
+// It can be both: `subscribe` takes the racing send's value from `latest`
+// and gives it to the new channel, then the send, which had already seen
+// the new slot, puts the same value there again. Telling the two apart
+// would need either `subscribe` to wait for the send (it must not) or the
+// send to check and put in one step (a compare-exchange loop on the send
+// path), so the receiver may get that one value twice in a row; it never
+// gets any other value twice, and never an older one after a newer.
+//
 // ## Several sending threads
 //
 // Sends through a shared `&Publisher` are safe: every step above is the
@@ -84,7 +92,10 @@ const FIRST_SEGMENT: usize = 4;
 /// and the close after the last value when the `Publisher` is dropped.
 ///
 /// [`subscribe`](Publisher::subscribe) returns a receiver that already
-/// holds the latest value, if one was sent. A dropped subscriber costs
+/// holds the latest value, if one was sent. (If a send races the
+/// `subscribe` call, its value may arrive twice in a row: as the starting
+/// value and from the send itself. No other value repeats, and values never
+/// go back.) A dropped subscriber costs
 /// nothing from then on: sends skip it and
 /// [`subscriber_count`](Publisher::subscriber_count) stops counting it at
 /// once; the next `subscribe` frees its channel.
@@ -296,7 +307,8 @@ impl<T: Clone> Publisher<T> {
     /// It takes a lock that only other `subscribe` and `subscriber_count`
     /// calls (and the drop) take, never a send; it never waits for a send
     /// in progress. A send racing it either reaches the new receiver or is
-    /// the value it starts with. It may allocate (the new channel, and room
+    /// the value it starts with (or both: then that value arrives twice in
+    /// a row). It may allocate (the new channel, and room
     /// for more subscribers), and it frees the channels of dropped
     /// subscribers.
     ///

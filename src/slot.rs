@@ -691,27 +691,68 @@ impl<T> Chan<T> {
     /// latest value back to the publisher's own channel, this way, so that
     /// a value a send put there meanwhile (always a newer one) is never
     /// displaced by an older one. Gives `value` back if the slot holds a
-    /// value, or if every arena node is taken: then puts are in progress,
-    /// and each will leave a value at least as new in the slot.
+    /// value (or the close) when it looks, or gets one before its
+    /// compare-exchange.
     ///
-    /// Only for channels whose receiver is not waiting: the publisher's
-    /// own, or a new subscriber's before its `Receiver` is handed out.
+    /// If every arena node is taken it uses a heap node: a full arena does
+    /// not mean a newer value is on its way (a displacing put keeps the
+    /// node it took out until it has counted it), so giving up could lose
+    /// the latest value. Allocates then; `subscribe` may.
+    ///
+    /// The value is numbered like a put's, but the counter is stored only
+    /// when the compare-exchange succeeds, so a put that gives up leaves no
+    /// gap in the numbers. Only for channels whose receiver is not waiting:
+    /// the publisher's own, or a new subscriber's before its `Receiver` is
+    /// handed out.
     pub(crate) fn put_if_empty(&self, value: T) -> Result<(), T> {
         let seen = self.peek();
         if seen.value().is_some() || seen.is_closed() || seen.is_waiting() {
             return Err(value);
         }
-        let index = match self.claim() {
-            Claim::Node(index) => index,
-            Claim::Full | Claim::Refused => return Err(value),
+        let (node, kind) = match self.claim() {
+            Claim::Node(index) => {
+                // SAFETY: claims return indices below `ARENA`, and the block
+                // holds `ARENA` nodes for the channel's whole life.
+                let node = unsafe { self.handles.nodes.add(index) };
+                // SAFETY: ours with its flag, and empty (see `fill_arena`).
+                unsafe { Self::write(node, value) };
+                (node, Kind::Arena(index))
+            }
+            Claim::Refused => return Err(value),
+            Claim::Full => {
+                let node = Self::alloc();
+                // SAFETY: new, empty, and ours alone.
+                unsafe { Self::write(node, value) };
+                // The overflow gate, as in `put_overflow`: our half of the
+                // Dekker pair with the receiver's drop.
+                // ORDERING: SeqCst, for that pair.
+                self.handles.overflow.fetch_add(1, Ordering::SeqCst);
+                crate::sync::dekker_fence();
+                // ORDERING: SeqCst: the other read of the Dekker pair.
+                if self.core.pool.rx_gone.load(Ordering::SeqCst) {
+                    // ORDERING: Relaxed: we touched nothing the receiver reads.
+                    self.handles.overflow.fetch_sub(1, Ordering::Relaxed);
+                    // SAFETY: `node` never left our hands and holds `value`.
+                    return Err(unsafe { self.unload(node, Kind::Overflow, false) });
+                }
+                (node, Kind::Overflow)
+            }
         };
-        let node = self.fill_arena(index, value);
-        match self
-            .core
-            .slot
-            .publish_if_unchanged(seen, node, Kind::Arena(index))
-        {
+        let counter = &self.core.pool.next_seq;
+        // ORDERING: Relaxed (this load and the store below): as in
+        // `number_put`.
+        let seq = counter.load(Ordering::Relaxed).wrapping_add(1);
+        // SAFETY: `node` is still ours alone.
+        unsafe { Self::write_seq(node, seq) };
+        let result = self.core.slot.publish_if_unchanged(seen, node, kind);
+        if kind == Kind::Overflow {
+            // ORDERING: Release: as in `put_overflow`, a dropping receiver
+            // that acquires a zero count sees our compare-exchange.
+            self.handles.overflow.fetch_sub(1, Ordering::Release);
+        }
+        match result {
             Ok(old) => {
+                counter.store(seq, Ordering::Relaxed);
                 if let Some(spare) = old.spare() {
                     // SAFETY: our AcqRel CAS took the receiver's spare out of
                     // the slot, so it is ours, empty, and an arena node.
@@ -720,7 +761,7 @@ impl<T> Chan<T> {
                 Ok(())
             }
             // SAFETY: `node` never left our hands and holds `value`.
-            Err(_) => Err(unsafe { self.unload(node, Kind::Arena(index), false) }),
+            Err(_) => Err(unsafe { self.unload(node, kind, false) }),
         }
     }
 
