@@ -152,12 +152,50 @@
 //! the second makes `send` lock-free instead of wait-free. conflate keeps
 //! `send` wait-free and documents the limit.
 //!
+//! # Several observers
+//!
+//! A Raft node often has more than one listener for its leadership: the
+//! leader loop, metrics, a health endpoint. [`Publisher`] fans one value
+//! out to all of them. Each [`subscribe`](Publisher::subscribe) returns a
+//! plain [`Receiver`] with its own slot (so [`Select`], `skipped()`,
+//! `recv_async` and the close after the last value all work on it), already
+//! holding the current state; [`send`](Publisher::send) puts a clone into
+//! every live subscriber and never waits: no lock, no retry loop.
+//!
+//! ```
+//! use std::thread;
+//!
+//! let leadership = conflate::Publisher::new();
+//! let leader_loop = leadership.subscribe();
+//! leadership.send((1, true));
+//! let health = leadership.subscribe(); // late: starts from the current state
+//! assert_eq!(health.try_recv(), Ok((1, true)));
+//!
+//! let raft = thread::spawn(move || {
+//!     leadership.send((2, false));
+//!     // Dropping the publisher closes every subscriber after its last value.
+//! });
+//! assert_eq!(leader_loop.iter().last(), Some((2, false)));
+//! assert_eq!(health.iter().last(), Some((2, false)));
+//! raft.join().unwrap();
+//! ```
+//!
+//! Pick `Publisher` over `tokio::sync::watch` when the publishing thread
+//! must never wait: watch's `send` takes a write lock that any receiver's
+//! `borrow()` can hold, and watch has no blocking receive for plain
+//! threads; watch's send is O(1) while a `Publisher`'s is O(subscribers),
+//! since every subscriber has a slot of its own. Pick it over one
+//! [`channel`] per observer fed by hand when observers come and go: a late
+//! subscriber starts from the latest value, a dropped one is skipped and
+//! freed, and the publishing code does not change.
+//!
 //! # Choosing a channel
 //!
 //! | you need | use |
 //! |---|---|
 //! | every value, in order | `std::sync::mpsc`, `crossbeam-channel` |
 //! | the latest value, producer must never wait, blocking or async receive | **`conflate`** |
+//! | the latest value, several observers, producer must never wait | **`conflate::Publisher`** |
 //! | the latest value inside a tokio program, many readers | `tokio::sync::watch` |
 //! | the latest value, one producer, a reader that polls | `triple_buffer` |
 //! | shared read-mostly state, readers poll | `arc-swap` |
