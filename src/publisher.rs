@@ -22,7 +22,11 @@
 //   senders stay in `Registry::retired` until a later `subscribe` (or the
 //   publisher's drop) finds the count at zero. At most one set waits at a
 //   time (the epoch only advances when `retired` is empty), so the counter
-//   it waits on gets no new sends and drains.
+//   it waits on gets no new sends and drains. And the epoch only advances
+//   when the counter of the parity it moves to is zero too: a send still
+//   counted there read the epoch two advances ago, may hold a pointer
+//   being unlinked, and would otherwise count in the parity that the new
+//   retired set does not wait on (see `next_epoch_drained`).
 //
 // ## Why a send never reads a freed `Sender`
 //
@@ -453,7 +457,10 @@ impl<T> Publisher<T> {
             }
             segment = seg.next();
         }
-        if registry.retired.is_empty() && !registry.unlinked.is_empty() {
+        if registry.retired.is_empty()
+            && !registry.unlinked.is_empty()
+            && self.next_epoch_drained()
+        {
             std::mem::swap(&mut registry.retired, &mut registry.unlinked);
             // ORDERING: SeqCst: after the unlinking stores, before the
             // counter load (see the essay). Only we write `epoch`.
@@ -463,6 +470,22 @@ impl<T> Publisher<T> {
                 free_senders(&mut registry.retired);
             }
         }
+    }
+
+    /// Whether no send is announced under the parity the next epoch will
+    /// use. Such a send read the epoch two advances ago (or earlier) and
+    /// is still running; it may hold a pointer we are about to unlink, and
+    /// after the advance it would count in the *current* parity, which the
+    /// new retired set does not wait on. So the epoch advances only when
+    /// that counter, read after the unlinking stores, is zero: a send that
+    /// increments it later loads the slots after the unlinking and reads
+    /// null.
+    fn next_epoch_drained(&self) -> bool {
+        // ORDERING: Relaxed: only we (under the lock) write `epoch`.
+        let next = self.epoch.load(Ordering::Relaxed).wrapping_add(1) & 1;
+        dekker_fence();
+        // ORDERING: SeqCst: after the unlinking stores (see above).
+        self.active[next].load(Ordering::SeqCst) == 0
     }
 
     /// Whether every send announced in the epoch before the current one is

@@ -158,3 +158,30 @@ fn two_racing_sends_and_a_receive() {
         }
     });
 }
+
+/// A send ∥ two `subscribe`s that each unlink a dropped subscriber: the
+/// send may have read the epoch before both advances, so it counts in the
+/// parity that is current again after the second; the second set must not
+/// be freed under it (the epoch does not advance while that parity still
+/// has a send). A use after free shows as loom's causality violation.
+#[test]
+fn send_spans_two_reclamations() {
+    loom::model(|| {
+        let publisher = Arc::new(Publisher::new());
+        let first = publisher.subscribe();
+        let second = publisher.subscribe();
+        let stays = publisher.subscribe();
+        let p = publisher.clone();
+        let sender = thread::spawn(move || p.send(Arc::new(1)));
+        drop(first);
+        let late_a = publisher.subscribe(); // unlinks `first`
+        drop(second);
+        let late_b = publisher.subscribe(); // unlinks `second`
+        let put = sender.join().unwrap();
+        assert!((1..=4).contains(&put), "put to {put}");
+        drop(publisher);
+        for rx in [&stays, &late_a, &late_b] {
+            assert_eq!(drain(rx), [1], "every live subscriber ends on 1");
+        }
+    });
+}
