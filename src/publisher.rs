@@ -457,9 +457,7 @@ impl<T> Publisher<T> {
             }
             segment = seg.next();
         }
-        if registry.retired.is_empty()
-            && !registry.unlinked.is_empty()
-            && self.next_epoch_drained()
+        if registry.retired.is_empty() && !registry.unlinked.is_empty() && self.next_epoch_drained()
         {
             std::mem::swap(&mut registry.retired, &mut registry.unlinked);
             // ORDERING: SeqCst: after the unlinking stores, before the
