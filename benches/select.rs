@@ -656,6 +656,22 @@ mod placements {
         )
     }
 
+    /// The time of one `spin_loop` hint on this CPU (the unit of the spin
+    /// phase of conflate's and crossbeam's waits: 127 hints each), the
+    /// fastest of five batches.
+    fn spin_hint_ns() -> f64 {
+        const HINTS: u32 = 1_000_000;
+        (0..5)
+            .map(|_| {
+                let t0 = Instant::now();
+                for _ in 0..HINTS {
+                    std::hint::spin_loop();
+                }
+                t0.elapsed().as_nanos() as f64 / f64::from(HINTS)
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
     pub(super) fn run() {
         let only = std::env::var("SELECT_PLACEMENTS").unwrap_or_default();
         println!(
@@ -663,9 +679,10 @@ mod placements {
              ns per round trip, median [min .. max]; context switches per round trip (medians)"
         );
         println!(
-            "load average at start: {}; cache-line round trip {:.1} ns",
+            "load average at start: {}; cache-line round trip {:.1} ns; one spin-loop hint {:.1} ns",
             common::loadavg_json(),
-            common::line_round_trip(common::LINE_TRIPS)
+            common::line_round_trip(common::LINE_TRIPS),
+            spin_hint_ns()
         );
         for p in PLACEMENTS {
             if !only.is_empty() && only != "1" && !p.name.contains(only.as_str()) {
