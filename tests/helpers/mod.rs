@@ -14,6 +14,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
+pub(crate) mod publisher_race;
+
 /// Picks the normal count, or a much smaller one when running under Miri.
 pub(crate) const fn scaled(normal: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { normal }
@@ -440,5 +442,186 @@ pub(crate) fn dawdle(rng: &mut Rng) {
         thread::yield_now();
     } else if roll < 8 && !cfg!(miri) {
         (0..rng.below(256)).for_each(|_| std::hint::spin_loop());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Clone recording
+// ---------------------------------------------------------------------------
+
+/// Message carried by the panic of a [`Cloned`] payload's `clone` when the
+/// log says so ([`CloneLog::panic_on_clone`]).
+pub(crate) const CLONE_PANIC: &str = "test payload panicked in Clone on purpose";
+
+/// Records every instance of [`Cloned`] payloads, made by [`CloneLog::value`]
+/// or by `clone`, and every drop.
+///
+/// Each instance gets a serial number. The first `capacity` instances are
+/// tracked one by one (a second drop of one of them is remembered, as in
+/// [`DropLog`]); later ones only in the totals, so that a long stress run
+/// needs no table of its size. Recording never allocates.
+pub(crate) struct CloneLog {
+    drops: Box<[AtomicU8]>,
+    made: AtomicUsize,
+    clones: AtomicUsize,
+    dropped: AtomicUsize,
+    double_drops: AtomicUsize,
+    /// Successful clones left before one panics; `usize::MAX`: none panics.
+    clones_before_panic: AtomicUsize,
+}
+
+impl CloneLog {
+    /// A log that tracks the first `capacity` instances one by one.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            drops: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+            made: AtomicUsize::new(0),
+            clones: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            double_drops: AtomicUsize::new(0),
+            clones_before_panic: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    fn serial(&self) -> usize {
+        self.made.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// A new payload carrying `value`.
+    pub(crate) fn value(&self, value: u64) -> Cloned<'_> {
+        Cloned {
+            value,
+            serial: self.serial(),
+            log: self,
+        }
+    }
+
+    /// After `n` more successful clones, the next `clone` panics (once) with
+    /// [`CLONE_PANIC`].
+    pub(crate) fn panic_on_clone(&self, n: usize) {
+        quiet_clone_panics();
+        self.clones_before_panic.store(n, Ordering::SeqCst);
+    }
+
+    /// Instances made so far, by `value` or `clone`.
+    pub(crate) fn made(&self) -> usize {
+        self.made.load(Ordering::SeqCst)
+    }
+
+    /// Successful clones so far.
+    pub(crate) fn clones(&self) -> usize {
+        self.clones.load(Ordering::SeqCst)
+    }
+
+    /// Instances made and not dropped yet.
+    pub(crate) fn live(&self) -> usize {
+        self.made() - self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Panics if a tracked instance was dropped twice.
+    #[track_caller]
+    pub(crate) fn assert_no_double_drop(&self) {
+        let n = self.double_drops.load(Ordering::SeqCst);
+        assert_eq!(n, 0, "{n} double drop(s)");
+    }
+
+    /// Panics unless every instance made so far was dropped exactly once:
+    /// no double drop, nothing alive (leaked or still held).
+    #[track_caller]
+    pub(crate) fn assert_all_dropped_once(&self) {
+        self.assert_no_double_drop();
+        let made = self.made();
+        for (serial, drops) in self.drops.iter().enumerate().take(made) {
+            let drops = drops.load(Ordering::SeqCst);
+            assert_eq!(drops, 1, "instance {serial} dropped {drops} times");
+        }
+        assert_eq!(self.live(), 0, "{} instance(s) still alive", self.live());
+    }
+}
+
+/// A `Clone` payload whose every instance is recorded in a [`CloneLog`].
+pub(crate) struct Cloned<'a> {
+    value: u64,
+    serial: usize,
+    log: &'a CloneLog,
+}
+
+impl Cloned<'_> {
+    pub(crate) fn value(&self) -> u64 {
+        self.value
+    }
+}
+
+impl Clone for Cloned<'_> {
+    fn clone(&self) -> Self {
+        let left = self.log.clones_before_panic.load(Ordering::SeqCst);
+        if left != usize::MAX {
+            // Only one thread arms the panic at a time (the tests that use
+            // it clone on one thread), so a load and a store suffice.
+            let next = left.checked_sub(1).unwrap_or(usize::MAX);
+            self.log.clones_before_panic.store(next, Ordering::SeqCst);
+            if left == 0 {
+                panic!("{CLONE_PANIC}");
+            }
+        }
+        self.log.clones.fetch_add(1, Ordering::SeqCst);
+        Cloned {
+            value: self.value,
+            serial: self.log.serial(),
+            log: self.log,
+        }
+    }
+}
+
+impl Drop for Cloned<'_> {
+    fn drop(&mut self) {
+        self.log.dropped.fetch_add(1, Ordering::SeqCst);
+        if let Some(drops) = self.log.drops.get(self.serial)
+            && drops.fetch_add(1, Ordering::SeqCst) != 0
+        {
+            self.log.double_drops.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl std::fmt::Debug for Cloned<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cloned({})", self.value)
+    }
+}
+
+impl PartialEq for Cloned<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+/// Silences the default panic message for the deliberate panics of
+/// [`CloneLog::panic_on_clone`], and only those.
+pub(crate) fn quiet_clone_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let ours =
+                info.payload().downcast_ref::<String>().map(String::as_str) == Some(CLONE_PANIC);
+            if !ours {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, expecting it to unwind with the panic of a [`Cloned`]
+/// payload's `clone`.
+#[track_caller]
+pub(crate) fn expect_clone_panic<R>(f: impl FnOnce() -> R) {
+    quiet_clone_panics();
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => panic!("expected the payload's Clone to panic"),
+        Err(payload) => {
+            let msg = payload.downcast_ref::<String>().map(String::as_str);
+            assert_eq!(msg, Some(CLONE_PANIC), "unexpected panic");
+        }
     }
 }
