@@ -6,7 +6,8 @@
 //! observation that API.md does not allow:
 //!
 //! - [`check_ops`] runs a script on one thread and compares the channel with
-//!   a sequential one-slot model after every step;
+//!   a sequential one-slot model after every step (and a `Publisher` with a
+//!   model of its subscribers' slots);
 //! - [`check_threads`] runs one consumer and one or two producers on real
 //!   threads and checks, after joining them, only what linearizability
 //!   (API.md rule 9) guarantees for every interleaving.
@@ -16,6 +17,7 @@
 
 mod ledger;
 mod ops;
+mod publisher_ops;
 mod threads;
 
 pub(crate) use ops::check_ops;

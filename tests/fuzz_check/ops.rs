@@ -7,6 +7,10 @@
 //! after every step, so a receive that returns a value must set it and one
 //! that fails must leave it alone; and it answers `Select` calls (rule 10:
 //! ready iff a value waits or the channel is closed and empty).
+//!
+//! Publisher operations drive a `Publisher` of their own next to the
+//! channel, checked against a model of the latest value and of each
+//! subscriber's slot (see `publisher_ops.rs`, API.md rule 12).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
@@ -21,6 +25,7 @@ use conflate::{
 };
 
 use super::ledger::{CountingWaker, Fate, IntendedDropPanic, Ledger, Tracked, block_on};
+use super::publisher_ops::{PubHarness, PubOp};
 use super::take_all;
 
 /// Longest script run per input, so one input stays in the milliseconds.
@@ -108,6 +113,8 @@ enum Op {
         how: SelectHow,
         watched: Watched,
     },
+    /// An operation on the script's `Publisher` and its subscribers.
+    Publisher(PubOp),
 }
 
 /// How the `Select` is asked.
@@ -433,6 +440,7 @@ struct Harness {
     rx: Option<Receiver<Tracked>>,
     other_tx: Sender<Tracked>,
     other_rx: Receiver<Tracked>,
+    publisher: PubHarness,
 }
 
 impl Harness {
@@ -569,6 +577,7 @@ impl Harness {
                 }
             }
             Op::Async(script) => self.run_async(script),
+            Op::Publisher(op) => self.publisher.run(op, model.step),
             Op::Select { how, watched } => {
                 if let Some(rx) = &self.rx {
                     run_select(model, rx, &self.other_rx, how, watched);
@@ -789,6 +798,11 @@ pub(crate) fn check_ops(data: &[u8]) {
         })
         .sum();
     let ledger = Ledger::new(capacity);
+    let publisher_values = script
+        .ops
+        .iter()
+        .filter(|op| matches!(op, Op::Publisher(PubOp::Send)))
+        .count();
     let (tx, rx) = channel();
     let (other_tx, other_rx) = channel();
     let mut h = Harness {
@@ -811,6 +825,7 @@ pub(crate) fn check_ops(data: &[u8]) {
         rx: Some(rx),
         other_tx,
         other_rx,
+        publisher: PubHarness::new(publisher_values),
     };
     for op in script.ops {
         h.model.step += 1;
@@ -846,6 +861,8 @@ pub(crate) fn check_ops(data: &[u8]) {
     }
     drop(h.other_tx);
     drop(h.other_rx);
+    h.publisher
+        .finish(script.receiver_dropped_first, h.model.step);
 
     // Every value made ends exactly once, as the model says, and no value
     // (each holds the ledger) is still alive anywhere.
