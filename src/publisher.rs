@@ -75,6 +75,7 @@ use std::fmt;
 use std::ptr;
 
 use crate::chan::{Receiver, Sender, channel};
+use crate::slot::Chan;
 use crate::sync::{
     AtomicPtr, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering, dekker_fence, fence,
 };
@@ -199,6 +200,20 @@ unsafe impl<T: Send> Send for Publisher<T> {}
 // SAFETY: as above: `&Publisher` only lets threads send (moving and cloning
 // their own values), subscribe and count, all synchronized as described.
 unsafe impl<T: Send> Sync for Publisher<T> {}
+
+/// The latest value while `subscribe` holds it: gives it back to the
+/// latest-value channel when dropped (after its clone, or while a panic in
+/// `T::clone` unwinds), never displacing a newer value a send put there.
+struct GiveBack<'a, T>(&'a Chan<T>, Option<T>);
+
+impl<T> Drop for GiveBack<'_, T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.1.take() {
+            // A refusal means a newer value is there: ours is dropped.
+            let _ = self.0.put_if_empty(value, 0);
+        }
+    }
+}
 
 /// Decrements a send's epoch counter when the send ends, also if a
 /// `T::clone` or a displaced value's `drop` panics.
@@ -330,6 +345,13 @@ impl<T: Clone> Publisher<T> {
     /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         let (tx, rx) = channel();
+        // Sends number their values from 2 on; a starting value is number 1.
+        // The numbers of `skipped()` then stay exact however the starting
+        // value and the sends' puts interleave: a send's put either comes
+        // after the starting value (numbers 1, 2, 3, …, as if the starting
+        // value had been sent) or, if it got there first, the starting
+        // value is not put and number 1 counts as already taken.
+        rx.chan().number_puts_after(1);
         let mut registry = self.lock();
         self.collect(&mut registry);
         self.install(Box::into_raw(Box::new(tx)));
@@ -339,21 +361,28 @@ impl<T: Clone> Publisher<T> {
         // the latest-value channel below, against sends' SeqCst swap of
         // that channel and SeqCst slot loads.
         fence(Ordering::SeqCst);
-        let latest = registry.latest_rx.try_recv().ok();
-        let (first, back) = match latest {
-            Some(value) => {
-                let copy = value.clone();
-                (
-                    rx.chan().put_if_empty(copy).err(),
-                    self.latest.chan().put_if_empty(value).err(),
-                )
+        let mut started = false;
+        let mut overtaken = None;
+        if let Ok(value) = registry.latest_rx.try_recv() {
+            // Until it is given back, the latest value lives in `back`,
+            // which gives it back also if `T::clone` panics.
+            let back = GiveBack(self.latest.chan(), Some(value));
+            let copy = back.1.as_ref().map(T::clone);
+            if let Some(copy) = copy {
+                match rx.chan().put_if_empty(copy, 1) {
+                    Ok(()) => started = true,
+                    Err(copy) => overtaken = Some(copy),
+                }
             }
-            None => (None, None),
-        };
+            drop(back);
+        }
+        if !started {
+            rx.chan().count_from(1);
+        }
         drop(registry);
-        // Values a send overtook (it put a newer one first) are dropped
+        // A copy a send overtook (it put a newer value first) is dropped
         // here, outside the lock.
-        drop((first, back));
+        drop(overtaken);
         rx
     }
 

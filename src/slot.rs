@@ -699,12 +699,13 @@ impl<T> Chan<T> {
     /// node it took out until it has counted it), so giving up could lose
     /// the latest value. Allocates then; `subscribe` may.
     ///
-    /// The value is numbered like a put's, but the counter is stored only
-    /// when the compare-exchange succeeds, so a put that gives up leaves no
-    /// gap in the numbers. Only for channels whose receiver is not waiting:
+    /// The value gets the sequence number `seq` and the put counter is not
+    /// touched, so a put racing this one (from a send) numbers its value as
+    /// if this one did not exist: see `Publisher::subscribe` for how the
+    /// numbers stay exact. Only for channels whose receiver is not waiting:
     /// the publisher's own, or a new subscriber's before its `Receiver` is
     /// handed out.
-    pub(crate) fn put_if_empty(&self, value: T) -> Result<(), T> {
+    pub(crate) fn put_if_empty(&self, value: T, seq: u64) -> Result<(), T> {
         let seen = self.peek();
         if seen.value().is_some() || seen.is_closed() || seen.is_waiting() {
             return Err(value);
@@ -738,10 +739,6 @@ impl<T> Chan<T> {
                 (node, Kind::Overflow)
             }
         };
-        let counter = &self.core.pool.next_seq;
-        // ORDERING: Relaxed (this load and the store below): as in
-        // `number_put`.
-        let seq = counter.load(Ordering::Relaxed).wrapping_add(1);
         // SAFETY: `node` is still ours alone.
         unsafe { Self::write_seq(node, seq) };
         let result = self.core.slot.publish_if_unchanged(seen, node, kind);
@@ -752,7 +749,6 @@ impl<T> Chan<T> {
         }
         match result {
             Ok(old) => {
-                counter.store(seq, Ordering::Relaxed);
                 if let Some(spare) = old.spare() {
                     // SAFETY: our AcqRel CAS took the receiver's spare out of
                     // the slot, so it is ours, empty, and an arena node.
@@ -916,6 +912,26 @@ impl<T> Chan<T> {
     #[cfg(loom)]
     pub(crate) fn waiter_left(&self) -> bool {
         self.peek().is_waiting() || self.waiter.is_occupied()
+    }
+
+    /// A new subscriber's channel, before any sender can reach it: puts
+    /// will number their values from `after + 1` on, leaving the numbers up
+    /// to `after` to a starting value (see `Publisher::subscribe`).
+    pub(crate) fn number_puts_after(&self, after: u64) {
+        // ORDERING: Relaxed: the channel is not shared yet; the store is
+        // published with the sender that `subscribe` installs.
+        self.core.pool.next_seq.store(after, Ordering::Relaxed);
+    }
+
+    /// A new subscriber's channel, before its `Receiver` is handed out:
+    /// counts the value numbered `seq` as taken, so that the first value
+    /// received counts only what was displaced after it.
+    pub(crate) fn count_from(&self, seq: u64) {
+        self.rx_seen.with_mut(|seen| {
+            // SAFETY: only the receiver touches this cell, and the receiver
+            // has not been handed out yet: the caller is its only user.
+            unsafe { (*seen).last_seq = seq }
+        });
     }
 
     /// `Receiver::skipped`: displacements between the last two values taken.
