@@ -367,7 +367,7 @@ impl<T: Clone> Publisher<T> {
             // Until it is given back, the latest value lives in `back`,
             // which gives it back also if `T::clone` panics.
             let back = GiveBack(self.latest.chan(), Some(value));
-            let copy = back.1.as_ref().map(T::clone);
+            let copy = back.1.clone();
             if let Some(copy) = copy {
                 match rx.chan().put_if_empty(copy, 1) {
                     Ok(()) => started = true,
