@@ -3,6 +3,10 @@
 //!
 //! - `publish_idle_n{1,4,16}`: one send with n subscribers that nobody
 //!   receives from, so every send displaces the value the last one left.
+//!   Timed in the sending thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`,
+//!   read once per criterion sample), not wall time: on a machine shared
+//!   with other work, time the thread spent preempted does not count. On
+//!   an idle machine the two agree; stderr gives the CPU share of each row.
 //!   - `conflate_send` (n = 1 only): one plain `Sender::send`, the
 //!     reference for the publisher's n = 1.
 //!   - `conflate_publisher`: `Publisher::send`.
@@ -354,17 +358,44 @@ impl Observe for StdCondvarFloor {
 // publish_idle
 // ---------------------------------------------------------------------------
 
+/// CPU time the calling thread has used so far.
+fn thread_cpu_time() -> Duration {
+    // SAFETY: `timespec` is plain integers; all-zero is a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid, writable `timespec`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Times `F::send` with `n` idle observers in the thread's CPU time (see
+/// the module docs), and prints the share of the wall time that was.
 fn idle<F: Fanout>(g: &mut BenchmarkGroup<'_, WallTime>, n: usize) {
     let (driver, observers) = F::new(n);
     let mut seq = 0u64;
+    let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
     g.bench_function(F::ID, |b| {
-        b.iter(|| {
-            seq += 1;
-            F::send(&driver, black_box(seq));
+        b.iter_custom(|iters| {
+            let (w0, c0) = (Instant::now(), thread_cpu_time());
+            for _ in 0..iters {
+                seq += 1;
+                F::send(&driver, black_box(seq));
+            }
+            let used = thread_cpu_time() - c0;
+            wall += w0.elapsed();
+            cpu += used;
+            used
         });
     });
     // Nobody received: the observers are dropped only now.
     drop(observers);
+    if !wall.is_zero() {
+        eprintln!(
+            "state: publish_idle_n{n}/{}: CPU time {:.1}% of wall time",
+            F::ID,
+            100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
