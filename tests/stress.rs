@@ -370,8 +370,6 @@ fn stress_publisher_subscribers_come_and_go() {
             observers: 3,
             steps: 10_000,
             max_held: 6,
-            // Exactness is the ignored test in tests/publisher.rs.
-            exact_skipped: false,
             seed: 500 + seed,
         }
         .run();

@@ -22,18 +22,13 @@
 //!   already holds a value when `subscribe` returns, and it is at least
 //!   `k - 1` (the latest sent before the call; a later one may have raced
 //!   in);
-//! - with one sender and [`Race::exact_skipped`], `skipped()` is exact for
-//!   every pair of values after the first (`v - u - 1`), and the pair after
-//!   the first may count the first value's racing copy too (`v - u - 1` or
-//!   `v - u`); `skipped()` sums to at most `overwritten()` (plus one: that
-//!   may trail the send in progress, rule 7), and to exactly that once the
-//!   subscriber is drained. Without `exact_skipped`, only the upper bounds
-//!   (never more than those): `subscribe`'s starting value is numbered by
-//!   another thread than the sender's, so the two can overlap and a later
-//!   receive can count too few (see
-//!   `tests/publisher.rs::skipped_is_exact_for_subscribers_made_during_sends`).
-//!   With two senders `skipped()` is not checked: their puts overlap (see
-//!   `tests/skipped.rs`); a new subscriber's
+//! - with one sender, `skipped()` is exact for every pair of values after
+//!   the first (`v - u - 1`), and the pair after the first may count the
+//!   first value's racing copy too (`v - u - 1` or `v - u`); `skipped()`
+//!   sums to at most `overwritten()` (plus one: that may trail the send in
+//!   progress, rule 7), and to exactly that once the subscriber is
+//!   drained. With two senders `skipped()` is not checked: their puts
+//!   overlap (see `tests/skipped.rs`); a new subscriber's
 //!   `skipped()` is 0, and its `overwritten()` counts at most the sends
 //!   from the one in progress when `subscribe` began to the one in progress
 //!   when it returned (a racing send may displace the starting value in the
@@ -71,8 +66,6 @@ pub(crate) struct Race {
     pub(crate) steps: u64,
     /// Most subscribers an observer holds at once.
     pub(crate) max_held: usize,
-    /// With one sender: check `skipped()` exactly, not only its bounds.
-    pub(crate) exact_skipped: bool,
     pub(crate) seed: u64,
 }
 
@@ -212,7 +205,7 @@ impl Race {
                 let skipped = sub.rx.skipped();
                 Self::check_value(&mut sub, v.value(), skipped, self.values - 1);
                 if self.senders == 1 {
-                    self.check_skipped(&sub);
+                    Self::check_skipped(&sub);
                 }
             }
             self.retire(&mut totals, sub, true);
@@ -294,7 +287,7 @@ impl Race {
         Self::check_value(sub, value, skipped, sent);
         drop(v);
         if self.senders == 1 {
-            self.check_skipped(sub);
+            Self::check_skipped(sub);
         }
     }
 
@@ -320,7 +313,7 @@ impl Race {
     }
 
     /// One sender: `skipped()` of the value just received.
-    fn check_skipped(self, sub: &Sub<'_>) {
+    fn check_skipped(sub: &Sub<'_>) {
         // `overwritten()` may trail the displacing send still in progress
         // (rule 7), by one with one sender.
         let overwritten = sub.rx.overwritten();
@@ -344,8 +337,7 @@ impl Race {
         // After the first value, its racing copy may have been displaced
         // too (or be the value received now, with skipped 0).
         let most = if k == 2 { v - u } else { v - u - 1 };
-        let least = most.saturating_sub(u64::from(k == 2));
-        let want = if self.exact_skipped { least } else { 0 };
+        let want = most.saturating_sub(u64::from(k == 2));
         assert!(
             (want..=most).contains(&skipped),
             "received {v} right after {u} (value {k} of this subscriber): skipped() {skipped}, \
@@ -363,16 +355,10 @@ impl Race {
         totals.drained += 1;
         assert_eq!(sub.rx.try_recv(), Err(TryRecvError::Disconnected));
         if self.senders == 1 {
-            let overwritten = sub.rx.overwritten();
-            if self.exact_skipped {
-                assert_eq!(
-                    sub.skipped_sum, overwritten,
-                    "drained: skipped() sums to overwritten() (rule 11)"
-                );
-            }
-            assert!(
-                sub.skipped_sum <= overwritten,
-                "drained: skipped() sums to more"
+            assert_eq!(
+                sub.skipped_sum,
+                sub.rx.overwritten(),
+                "drained: skipped() sums to overwritten() (rule 11)"
             );
         }
         let last = sub.got.last().map(|&(v, _)| v);
