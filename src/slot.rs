@@ -720,32 +720,13 @@ impl<T> Chan<T> {
                 (node, Kind::Arena(index))
             }
             Claim::Refused => return Err(value),
-            Claim::Full => {
-                let node = Self::alloc();
-                // SAFETY: new, empty, and ours alone.
-                unsafe { Self::write(node, value) };
-                // The overflow gate, as in `put_overflow`: our half of the
-                // Dekker pair with the receiver's drop.
-                // ORDERING: SeqCst, for that pair.
-                self.handles.overflow.fetch_add(1, Ordering::SeqCst);
-                crate::sync::dekker_fence();
-                // ORDERING: SeqCst: the other read of the Dekker pair.
-                if self.core.pool.rx_gone.load(Ordering::SeqCst) {
-                    // ORDERING: Relaxed: we touched nothing the receiver reads.
-                    self.handles.overflow.fetch_sub(1, Ordering::Relaxed);
-                    // SAFETY: `node` never left our hands and holds `value`.
-                    return Err(unsafe { self.unload(node, Kind::Overflow, false) });
-                }
-                (node, Kind::Overflow)
-            }
+            Claim::Full => (self.enter_overflow(value)?, Kind::Overflow),
         };
         // SAFETY: `node` is still ours alone.
         unsafe { Self::write_seq(node, seq) };
         let result = self.core.slot.publish_if_unchanged(seen, node, kind);
         if kind == Kind::Overflow {
-            // ORDERING: Release: as in `put_overflow`, a dropping receiver
-            // that acquires a zero count sees our compare-exchange.
-            self.handles.overflow.fetch_sub(1, Ordering::Release);
+            self.leave_overflow();
         }
         match result {
             Ok(old) => {
@@ -765,6 +746,23 @@ impl<T> Chan<T> {
     /// through the overflow gate so the receiver's drop can wait for it.
     #[cold]
     fn put_overflow<const KEEP: bool, const SC: bool>(&self, value: T) -> Put<T> {
+        let node = match self.enter_overflow(value) {
+            Ok(node) => node,
+            Err(value) => return Put::Refused(value),
+        };
+        // Numbered once admitted, like an arena put.
+        // SAFETY: `node` is still ours alone.
+        unsafe { Self::write_seq(node, self.number_put()) };
+        let old = self.core.slot.publish::<SC>(node, Kind::Overflow);
+        self.leave_overflow();
+        self.displaced::<KEEP>(old)
+    }
+
+    /// A heap node holding `value`, admitted through the overflow gate, or
+    /// the value back if the receiver is gone. The caller publishes the
+    /// node, then calls `leave_overflow`.
+    #[cold]
+    fn enter_overflow(&self, value: T) -> Result<NonNull<Node<T>>, T> {
         // Allocate before entering, so a dropping receiver never waits for
         // the allocator.
         let node = Self::alloc();
@@ -781,17 +779,18 @@ impl<T> Chan<T> {
             // ORDERING: Relaxed: we touched nothing the receiver reads.
             self.handles.overflow.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: `node` never left our hands and holds `value`.
-            return Put::Refused(unsafe { self.unload(node, Kind::Overflow, false) });
+            return Err(unsafe { self.unload(node, Kind::Overflow, false) });
         }
-        // Numbered once admitted, like an arena put.
-        // SAFETY: `node` is still ours alone.
-        unsafe { Self::write_seq(node, self.number_put()) };
-        let old = self.core.slot.publish::<SC>(node, Kind::Overflow);
+        Ok(node)
+    }
+
+    /// Leaves the overflow gate after publishing (or failing to).
+    #[cold]
+    fn leave_overflow(&self) {
         // ORDERING: Release: a dropping receiver that acquires a zero count
         // sees our publish, so its sweep comes after it in the slot word's
         // modification order and takes our node (or a later one).
         self.handles.overflow.fetch_sub(1, Ordering::Release);
-        self.displaced::<KEEP>(old)
     }
 
     /// What a put does with the word its publish swapped out.
