@@ -143,42 +143,37 @@ impl SelectImpl for ConflateRecv {
 // crossbeam-channel
 // ---------------------------------------------------------------------------
 
-type CbPinger = (
-    Vec<crossbeam_channel::Sender<u64>>,
-    crossbeam_channel::Receiver<u64>,
-);
-type CbSelector = (
-    Vec<crossbeam_channel::Receiver<u64>>,
-    crossbeam_channel::Sender<u64>,
-);
+/// crossbeam's `Select` over k `bounded(1)` channels. `OPER = false`:
+/// `ready` + `try_recv` (the shape of conflate's loop); `true`: `select` +
+/// `oper.recv`, which completes the receive inside the select.
+struct CrossbeamSelect<const OPER: bool>;
 
-fn crossbeam_new(k: usize) -> (CbPinger, CbSelector) {
-    let (txs, rxs) = (0..k).map(|_| crossbeam_channel::bounded(1)).unzip();
-    let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
-    ((txs, reply_rx), (rxs, reply_tx))
-}
-
-#[inline]
-fn crossbeam_ping(p: &mut CbPinger, i: usize, v: u64) -> u64 {
-    // The channel is empty here (the selector took the last request before
-    // replying), so this send never blocks.
-    p.0[i].send(v).expect("selector gone");
-    p.1.recv().expect("selector gone")
-}
-
-struct CrossbeamSelectReady;
-
-impl SelectImpl for CrossbeamSelectReady {
-    const ID: &'static str = "crossbeam_select_ready";
-    type Pinger = CbPinger;
-    type Selector = CbSelector;
+impl<const OPER: bool> SelectImpl for CrossbeamSelect<OPER> {
+    const ID: &'static str = if OPER {
+        "crossbeam_select"
+    } else {
+        "crossbeam_select_ready"
+    };
+    type Pinger = (
+        Vec<crossbeam_channel::Sender<u64>>,
+        crossbeam_channel::Receiver<u64>,
+    );
+    type Selector = (
+        Vec<crossbeam_channel::Receiver<u64>>,
+        crossbeam_channel::Sender<u64>,
+    );
 
     fn new(k: usize) -> (Self::Pinger, Self::Selector) {
-        crossbeam_new(k)
+        let (txs, rxs) = (0..k).map(|_| crossbeam_channel::bounded(1)).unzip();
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
+        ((txs, reply_rx), (rxs, reply_tx))
     }
     #[inline]
     fn ping(p: &mut Self::Pinger, i: usize, v: u64) -> u64 {
-        crossbeam_ping(p, i, v)
+        // The channel is empty here (the selector took the last request
+        // before replying), so this send never blocks.
+        p.0[i].send(v).expect("selector gone");
+        p.1.recv().expect("selector gone")
     }
     fn stop(p: &mut Self::Pinger) {
         p.0[0].send(STOP).expect("selector gone");
@@ -189,47 +184,19 @@ impl SelectImpl for CrossbeamSelectReady {
             sel.recv(rx);
         }
         loop {
-            let i = sel.ready();
-            let v = match rxs[i].try_recv() {
-                Ok(v) => v,
-                // crossbeam documents that `ready` may return spuriously.
-                Err(crossbeam_channel::TryRecvError::Empty) => continue,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => panic!("pinger gone"),
+            let v = if OPER {
+                let oper = sel.select();
+                let i = oper.index();
+                oper.recv(&rxs[i]).expect("pinger gone")
+            } else {
+                let i = sel.ready();
+                match rxs[i].try_recv() {
+                    Ok(v) => v,
+                    // crossbeam documents that `ready` may return spuriously.
+                    Err(crossbeam_channel::TryRecvError::Empty) => continue,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => panic!("pinger gone"),
+                }
             };
-            if v == STOP {
-                return;
-            }
-            reply.send(black_box(v)).expect("pinger gone");
-        }
-    }
-}
-
-struct CrossbeamSelect;
-
-impl SelectImpl for CrossbeamSelect {
-    const ID: &'static str = "crossbeam_select";
-    type Pinger = CbPinger;
-    type Selector = CbSelector;
-
-    fn new(k: usize) -> (Self::Pinger, Self::Selector) {
-        crossbeam_new(k)
-    }
-    #[inline]
-    fn ping(p: &mut Self::Pinger, i: usize, v: u64) -> u64 {
-        crossbeam_ping(p, i, v)
-    }
-    fn stop(p: &mut Self::Pinger) {
-        p.0[0].send(STOP).expect("selector gone");
-    }
-    fn serve((rxs, reply): Self::Selector) {
-        let mut sel = crossbeam_channel::Select::new();
-        for rx in &rxs {
-            sel.recv(rx);
-        }
-        loop {
-            let oper = sel.select();
-            let i = oper.index();
-            let v = oper.recv(&rxs[i]).expect("pinger gone");
             if v == STOP {
                 return;
             }
@@ -452,8 +419,8 @@ fn main() {
             if k == 1 {
                 bench_one::<ConflateRecv>(&mut g, k, pinned);
             }
-            bench_one::<CrossbeamSelectReady>(&mut g, k, pinned);
-            bench_one::<CrossbeamSelect>(&mut g, k, pinned);
+            bench_one::<CrossbeamSelect<false>>(&mut g, k, pinned);
+            bench_one::<CrossbeamSelect<true>>(&mut g, k, pinned);
             bench_one::<MutexCondvarSlots>(&mut g, k, pinned);
         }
     }
