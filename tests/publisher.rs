@@ -110,7 +110,8 @@ fn send_returns_the_number_of_live_subscribers() {
     assert_eq!(p.send(0), 0, "no subscriber yet");
     let mut subs: Vec<Receiver<u32>> = Vec::new();
     // Across several of the publisher's slot segments.
-    for k in 1..=40u32 {
+    // Under Miri 14: still three segments (4, 8, 16 slots).
+    for k in 1..=scaled(40, 14) as u32 {
         subs.push(p.subscribe());
         assert_eq!(p.send(k), k as usize);
     }
@@ -196,7 +197,8 @@ fn each_subscriber_is_its_own_conflating_channel() {
     let mut skipped_sum = vec![0u64; subs.len()];
     let mut pending = vec![false; subs.len()];
     let mut displaced = vec![0u64; subs.len()];
-    for v in 0..200u64 {
+    let sends = scaled(200, 40) as u64;
+    for v in 0..sends {
         assert_eq!(p.send(v), subs.len());
         for (i, rx) in subs.iter().enumerate() {
             if pending[i] {
@@ -225,7 +227,7 @@ fn each_subscriber_is_its_own_conflating_channel() {
     for (i, rx) in subs.iter().enumerate() {
         let pending_displacements = if pending[i] {
             // Values received since the last take, minus the one waiting.
-            199 - last[i].unwrap() - 1
+            sends - 1 - last[i].unwrap() - 1
         } else {
             0
         };
@@ -241,15 +243,16 @@ fn each_subscriber_is_its_own_conflating_channel() {
 fn subscriber_count_counts_live_subscribers_at_once() {
     let p = Publisher::<u8>::new();
     assert_eq!(p.subscriber_count(), 0);
-    let mut subs: Vec<_> = (0..20).map(|_| p.subscribe()).collect();
-    assert_eq!(p.subscriber_count(), 20);
+    let n = scaled(20, 6);
+    let mut subs: Vec<_> = (0..n).map(|_| p.subscribe()).collect();
+    assert_eq!(p.subscriber_count(), n);
     // No send, no subscribe in between: the drop alone is enough.
     while let Some(rx) = subs.pop() {
         drop(rx);
         assert_eq!(p.subscriber_count(), subs.len());
     }
     // Slots freed by dropped subscribers are used again, and counted right.
-    for round in 0..50 {
+    for round in 0..scaled(50, 8) as u8 {
         let a = p.subscribe();
         let b = p.subscribe();
         assert_eq!(p.subscriber_count(), 2, "round {round}");
@@ -705,9 +708,9 @@ fn one_sender_racing_subscribers() {
     for seed in 0..scaled(4, 1) as u64 {
         let totals = Race {
             senders: 1,
-            values: scaled(20_000, 150) as u64,
+            values: scaled(20_000, 60) as u64,
             observers: 3,
-            steps: scaled(4_000, 150) as u64,
+            steps: scaled(4_000, 60) as u64,
             max_held: 4,
             seed,
         }
@@ -725,9 +728,9 @@ fn two_senders_racing_subscribers() {
     for seed in 0..scaled(3, 1) as u64 {
         let totals = Race {
             senders: 2,
-            values: scaled(10_000, 100) as u64,
+            values: scaled(10_000, 40) as u64,
             observers: 2,
-            steps: scaled(4_000, 150) as u64,
+            steps: scaled(4_000, 60) as u64,
             max_held: 4,
             seed: 100 + seed,
         }

@@ -127,7 +127,7 @@ const SUBSCRIBERS: usize = 4;
 #[test]
 fn steady_state_send_allocates_nothing() {
     count_this_thread();
-    let n = scaled(100_000, 200) as u64;
+    let n = scaled(100_000, 60) as u64;
     let p = Publisher::<u64>::new();
     let subs: Vec<Receiver<u64>> = (0..SUBSCRIBERS).map(|_| p.subscribe()).collect();
 
@@ -191,7 +191,7 @@ fn steady_state_send_allocates_nothing() {
 #[test]
 fn send_past_dropped_subscribers_allocates_nothing() {
     count_this_thread();
-    let n = scaled(10_000, 50) as u64;
+    let n = scaled(10_000, 30) as u64;
     let p = Publisher::<u64>::new();
     let mut subs: Vec<Receiver<u64>> = (0..2 * SUBSCRIBERS).map(|_| p.subscribe()).collect();
     p.send(0);
@@ -242,7 +242,7 @@ fn churn(cycles: usize, send: impl Fn(usize) -> bool) -> (i64, i64) {
     };
     // Warm-up: the first cycles may grow what the publisher keeps for good
     // (its slot segments, the vectors of senders waiting to be freed).
-    for i in 0..64 {
+    for i in 0..scaled(64, 8) {
         cycle(i);
     }
     let base = live_bytes();
@@ -261,7 +261,7 @@ fn churn(cycles: usize, send: impl Fn(usize) -> bool) -> (i64, i64) {
 
 #[test]
 fn subscribe_drop_cycles_without_sends_keep_memory_bounded() {
-    let cycles = scaled(100_000, 300);
+    let cycles = scaled(100_000, 60);
     let (end, peak) = churn(cycles, |_| false);
     println!("live bytes after {cycles} subscribe + drop cycles, no sends: {end} (peak {peak})");
     assert!(end < BOUND, "{end} bytes more after {cycles} cycles");
@@ -273,7 +273,7 @@ fn subscribe_drop_cycles_without_sends_keep_memory_bounded() {
 
 #[test]
 fn subscribe_drop_cycles_with_sends_keep_memory_bounded() {
-    let cycles = scaled(100_000, 300);
+    let cycles = scaled(100_000, 60);
     let (end, peak) = churn(cycles, |_| true);
     println!("live bytes after {cycles} send + subscribe + drop cycles: {end} (peak {peak})");
     assert!(end < BOUND, "{end} bytes more after {cycles} cycles");
@@ -288,7 +288,7 @@ fn subscribe_drop_cycles_with_sends_keep_memory_bounded() {
 /// bounded at every point (the peak), not only at the end.
 #[test]
 fn a_million_subscribers_keep_memory_bounded() {
-    let cycles = scaled(1_000_000, 500);
+    let cycles = scaled(1_000_000, 100);
     let (end, peak) = churn(cycles, |i| i >= cycles / 2);
     println!(
         "live bytes after {cycles} subscribe + drop cycles (sends in the second half): \
@@ -306,7 +306,7 @@ fn a_million_subscribers_keep_memory_bounded() {
 #[test]
 fn dropped_subscribers_channels_are_freed() {
     count_this_thread();
-    let n = scaled(1_000, 50);
+    let n = scaled(1_000, 20);
     let p = Publisher::<u64>::new();
     // Warm-up: the slot segments for n subscribers.
     let subs: Vec<Receiver<u64>> = (0..n).map(|_| p.subscribe()).collect();
