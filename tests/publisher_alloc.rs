@@ -259,28 +259,25 @@ fn churn(cycles: usize, send: impl Fn(usize) -> bool) -> (i64, i64) {
     (end, peak)
 }
 
+/// `churn`, checked against the bound at the end and at the peak.
+fn assert_bounded(cycles: usize, send: impl Fn(usize) -> bool, what: &str) {
+    let (end, peak) = churn(cycles, send);
+    println!("live bytes after {cycles} subscribe + drop cycles, {what}: {end} (peak {peak})");
+    assert!(
+        end < BOUND,
+        "{what}: {end} bytes more after {cycles} cycles"
+    );
+    assert!(peak < BOUND, "{what}: {peak} bytes more at the peak");
+}
+
 #[test]
 fn subscribe_drop_cycles_without_sends_keep_memory_bounded() {
-    let cycles = scaled(100_000, 60);
-    let (end, peak) = churn(cycles, |_| false);
-    println!("live bytes after {cycles} subscribe + drop cycles, no sends: {end} (peak {peak})");
-    assert!(end < BOUND, "{end} bytes more after {cycles} cycles");
-    assert!(
-        peak < BOUND,
-        "{peak} bytes more at the peak of {cycles} cycles"
-    );
+    assert_bounded(scaled(100_000, 60), |_| false, "no sends");
 }
 
 #[test]
 fn subscribe_drop_cycles_with_sends_keep_memory_bounded() {
-    let cycles = scaled(100_000, 60);
-    let (end, peak) = churn(cycles, |_| true);
-    println!("live bytes after {cycles} send + subscribe + drop cycles: {end} (peak {peak})");
-    assert!(end < BOUND, "{end} bytes more after {cycles} cycles");
-    assert!(
-        peak < BOUND,
-        "{peak} bytes more at the peak of {cycles} cycles"
-    );
+    assert_bounded(scaled(100_000, 60), |_| true, "a send in each");
 }
 
 /// A million subscribers subscribed and dropped, the first half with no
@@ -289,16 +286,7 @@ fn subscribe_drop_cycles_with_sends_keep_memory_bounded() {
 #[test]
 fn a_million_subscribers_keep_memory_bounded() {
     let cycles = scaled(1_000_000, 100);
-    let (end, peak) = churn(cycles, |i| i >= cycles / 2);
-    println!(
-        "live bytes after {cycles} subscribe + drop cycles (sends in the second half): \
-         {end} (peak {peak})"
-    );
-    assert!(end < BOUND, "{end} bytes more after {cycles} cycles");
-    assert!(
-        peak < BOUND,
-        "{peak} bytes more at the peak of {cycles} cycles"
-    );
+    assert_bounded(cycles, |i| i >= cycles / 2, "sends in the second half");
 }
 
 /// Many subscribers dropped at once, then one `subscribe`: their channels
