@@ -12,7 +12,9 @@
 #      receiver_drop, async_recv, select) with seeds 1..8 more (~200 s for
 #      the first four, select ~21 s a seed);
 #   3. the other multi-threaded files (exactly_once, stress, panic_safety,
-#      counting, one_slot, skipped, stream) with seeds 1..4 more.
+#      counting, one_slot, skipped, stream, publisher) with seeds 1..4 more
+#      (publisher ~30 s a seed; publisher_alloc, ~19 s, is one thread and
+#      runs in step 1 only).
 # The rest get one seed: assert_mem and alloc (one thread), api and timeouts
 # (threads only in strict lock-step hand-offs), the doctests, and the files
 # other engineers own (fuzz_corpus, leaked_future, ...).
@@ -36,7 +38,7 @@ base_flags="-Zmiri-strict-provenance"
 racy_hi="${MIRI_SEEDS_RACY:-8}"
 other_hi="${MIRI_SEEDS_OTHER:-4}"
 racy=(--test close --test wakeup --test receiver_drop --test async_recv --test select)
-other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot --test skipped --test stream)
+other=(--test exactly_once --test stress --test panic_safety --test counting --test one_slot --test skipped --test stream --test publisher)
 
 # Does this Miri know -Zmiri-many-seeds? Ask it about an empty program.
 probe_dir="$(mktemp -d)"

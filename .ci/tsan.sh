@@ -23,7 +23,7 @@ fi
 export TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 
 # Test files with more than one thread at a time.
-tests=(stress close wakeup receiver_drop exactly_once one_slot counting async_recv panic_safety api timeouts select skipped stream)
+tests=(stress close wakeup receiver_drop exactly_once one_slot counting async_recv panic_safety api timeouts select skipped stream publisher)
 args=()
 for t in "${tests[@]}"; do
     args+=(--test "$t")
