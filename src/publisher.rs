@@ -60,8 +60,10 @@
 // the new slot, puts the same value there again. Telling the two apart
 // would need either `subscribe` to wait for the send (it must not) or the
 // send to check and put in one step (a compare-exchange loop on the send
-// path), so the receiver may get that one value twice in a row; it never
-// gets any other value twice, and never an older one after a newer.
+// path), so the receiver may get that one value twice in a row, or have
+// its starting copy displaced by the same value (one displacement counted
+// for a value it did see); it never gets any other value twice, and never
+// an older one after a newer.
 //
 // ## Several sending threads
 //
@@ -326,8 +328,11 @@ impl<T: Clone> Publisher<T> {
     /// It takes a lock that only other `subscribe` and `subscriber_count`
     /// calls (and the drop) take, never a send; it never waits for a send
     /// in progress. A send racing it either reaches the new receiver or is
-    /// the value it starts with (or both: then that value arrives twice in
-    /// a row). It may allocate (the new channel, and room
+    /// the value it starts with, or both: then that value arrives twice in a
+    /// row, or the send's own put displaces the starting copy of the same
+    /// value, which the new receiver counts as one displacement
+    /// (`skipped() == 1` and `overwritten() == 1` on its first value). It
+    /// may allocate (the new channel, and room
     /// for more subscribers), and it frees the channels of dropped
     /// subscribers.
     ///
