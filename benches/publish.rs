@@ -273,6 +273,20 @@ struct BoardObserver<B> {
     seen: u64,
 }
 
+impl<M, C> Board<M, C> {
+    /// The board, shared with `n` observers that have seen nothing.
+    fn share(self, n: usize) -> (Arc<Self>, Vec<BoardObserver<Self>>) {
+        let board = Arc::new(self);
+        let observers = (0..n)
+            .map(|_| BoardObserver {
+                board: board.clone(),
+                seen: 0,
+            })
+            .collect();
+        (board, observers)
+    }
+}
+
 struct PlCondvarFloor;
 
 type PlBoard = Board<parking_lot::Mutex<u64>, parking_lot::Condvar>;
@@ -283,17 +297,11 @@ impl Fanout for PlCondvarFloor {
     type Observer = BoardObserver<PlBoard>;
 
     fn new(n: usize) -> (Self::Driver, Vec<Self::Observer>) {
-        let board = Arc::new(Board {
+        Board {
             seq: parking_lot::Mutex::new(0),
             changed: parking_lot::Condvar::new(),
-        });
-        let observers = (0..n)
-            .map(|_| BoardObserver {
-                board: board.clone(),
-                seen: 0,
-            })
-            .collect();
-        (board, observers)
+        }
+        .share(n)
     }
     #[inline]
     fn send(d: &Self::Driver, v: u64) {
@@ -324,17 +332,11 @@ impl Fanout for StdCondvarFloor {
     type Observer = BoardObserver<StdBoard>;
 
     fn new(n: usize) -> (Self::Driver, Vec<Self::Observer>) {
-        let board = Arc::new(Board {
+        Board {
             seq: std::sync::Mutex::new(0),
             changed: std::sync::Condvar::new(),
-        });
-        let observers = (0..n)
-            .map(|_| BoardObserver {
-                board: board.clone(),
-                seen: 0,
-            })
-            .collect();
-        (board, observers)
+        }
+        .share(n)
     }
     #[inline]
     fn send(d: &Self::Driver, v: u64) {
