@@ -250,11 +250,12 @@ struct Pool {
     /// The receiver is dropping or gone. Stored once by the receiver's drop;
     /// every claim reads it after its compare-exchange (see `claim`).
     rx_gone: AtomicBool,
-    /// The number of admitted puts so far: each put, between its claim and
-    /// its swap, loads it, writes one more into its node as the value's
-    /// sequence number, and stores that back (a load and a store, not an
-    /// RMW). When puts do not overlap, this numbers them in swap order and
-    /// `Receiver::skipped` is exact; see `Chan::take_seq`.
+    /// The number of admitted puts so far: each put loads it (an arena put
+    /// before its claim), writes one more into its node as the value's
+    /// sequence number before its swap, and stores that back (an arena put
+    /// after its swap): a load and a store, not an RMW. When puts do not
+    /// overlap, this numbers them in swap order and `Receiver::skipped` is
+    /// exact; see `Chan::next_number` and `Seen::took`.
     next_seq: AtomicU64,
     /// `counts[i]`: how many values arena node `i` held that a put
     /// displaced. Written (load, add one, store) only by the holder of node
@@ -453,39 +454,59 @@ impl<T> Chan<T> {
         Claim::Full
     }
 
-    /// Gives an admitted put its sequence number: one more than the last
-    /// put's. A load and a store on the pool line, which the claim has just
-    /// brought into this core's cache.
+    /// Reads the number the next put gets: one more than the last put's.
+    /// An arena put reads it before its claim, so that the load's latency
+    /// hides behind the claim's compare-exchange, and stores the number
+    /// back (`store_number`) after its swap, so that the swap, which waits
+    /// for every earlier store to drain, does not wait for this one. Only
+    /// the number written into the node must precede the swap.
     ///
     /// Exact when puts do not overlap: a put that starts after another
-    /// returned (on any thread) reads that put's store. Two puts whose load
-    /// and swap overlap may read the same number or store them out of
-    /// order; `Receiver::skipped` documents what that means.
+    /// returned (on any thread) reads that put's store, wherever in the put
+    /// the load sits. Two puts whose load and swap overlap may read the
+    /// same number or store them out of order; `Receiver::skipped` documents
+    /// what that means.
+    #[inline]
+    fn next_number(&self) -> u64 {
+        // ORDERING: Relaxed: the number carries no data. A put that happens
+        // after an earlier one (program order, or any synchronization
+        // between their threads) reads that put's store by coherence, which
+        // is all exactness for non-overlapping puts needs.
+        (self.core.pool.next_seq.load(Ordering::Relaxed)).wrapping_add(1)
+    }
+
+    /// Records `seq`, from `next_number`, as the last admitted put's number.
+    #[inline]
+    fn store_number(&self, seq: u64) {
+        // ORDERING: Relaxed: see `next_number`.
+        self.core.pool.next_seq.store(seq, Ordering::Relaxed);
+    }
+
+    /// Gives an admitted put its sequence number (`next_number`, then
+    /// `store_number`), for the puts that read it after admission.
     #[inline]
     fn number_put(&self) -> u64 {
-        let counter = &self.core.pool.next_seq;
-        // ORDERING: Relaxed (both): the number carries no data. A put that
-        // happens after an earlier one (program order, or any
-        // synchronization between their threads) reads that put's store by
-        // coherence, which is all exactness for non-overlapping puts needs.
-        let seq = counter.load(Ordering::Relaxed).wrapping_add(1);
-        counter.store(seq, Ordering::Relaxed);
+        let seq = self.next_number();
+        self.store_number(seq);
         seq
     }
 
-    /// Writes `value` into arena node `index`, which we just claimed.
+    /// Writes `value` and its number `seq` into arena node `index` of the
+    /// block at `nodes` (`Handles::nodes`, read by the caller before its
+    /// claim so that the node's address does not wait for a load issued
+    /// after the claim's locked compare-exchange), which we just claimed.
     #[inline]
-    fn fill_arena(&self, index: usize, value: T) -> NonNull<Node<T>> {
+    fn fill_arena(nodes: NonNull<Node<T>>, index: usize, value: T, seq: u64) -> NonNull<Node<T>> {
         debug_assert!(index < ARENA);
         // SAFETY: `index < ARENA` (claims only return such indices), and the
         // block holds `ARENA` nodes for the channel's whole life.
-        let node = unsafe { self.handles.nodes.add(index) };
+        let node = unsafe { nodes.add(index) };
         // SAFETY: the node is ours with its flag, and empty: never used, or
         // its previous holder moved the value out before releasing it. The
         // value is moved in one place only, so it is copied once.
         unsafe { Self::write(node, value) };
         // SAFETY: as above.
-        unsafe { Self::write_seq(node, self.number_put()) };
+        unsafe { Self::write_seq(node, seq) };
         node
     }
 
@@ -676,13 +697,20 @@ impl<T> Chan<T> {
     /// `SlotWord::publish`).
     #[inline]
     pub(crate) fn put_with<const KEEP: bool, const SC: bool>(&self, value: T) -> Put<T> {
+        // Read before the claim (see `next_number` and `fill_arena`); unused
+        // unless admitted.
+        let seq = self.next_number();
+        let nodes = self.handles.nodes;
         let index = match self.claim() {
             Claim::Node(index) => index,
             Claim::Full => return self.put_overflow::<KEEP, SC>(value),
             Claim::Refused => return Put::Refused(value),
         };
-        let node = self.fill_arena(index, value);
+        let node = Self::fill_arena(nodes, index, value, seq);
         let old = self.core.slot.publish::<SC>(node, Kind::Arena(index));
+        // After the swap: only the next put reads the counter, so the swap
+        // need not wait for this store (see `next_number`).
+        self.store_number(seq);
         self.displaced::<KEEP>(old)
     }
 
