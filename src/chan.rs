@@ -177,6 +177,30 @@ impl<T> Sender<T> {
     pub(crate) fn chan(&self) -> &Chan<T> {
         &self.chan
     }
+
+    /// The sender as its channel's pointer, still counted as a sender: a
+    /// publisher slot holds it this way, so that a send reaches the channel
+    /// with one load instead of two. `from_raw` turns it back.
+    pub(crate) fn into_raw(self) -> *const Chan<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once and its count (and the sender count) stay
+        // with the returned pointer.
+        let chan = unsafe { std::ptr::read(&this.chan) };
+        Arc::into_raw(chan)
+    }
+
+    /// The sender that `into_raw` turned into `chan`.
+    ///
+    /// # Safety
+    ///
+    /// `chan` came from `into_raw` and is turned back only once.
+    pub(crate) unsafe fn from_raw(chan: *const Chan<T>) -> Sender<T> {
+        Sender {
+            // SAFETY: from `Arc::into_raw` (in `into_raw`), once.
+            chan: unsafe { Arc::from_raw(chan) },
+        }
+    }
 }
 
 impl<T> Clone for Sender<T> {

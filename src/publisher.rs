@@ -10,15 +10,16 @@
 //   so it always holds the latest value; only `subscribe` takes from it.
 // - The subscriber list: segments of slots (`Segment`), the first inline,
 //   each next one twice as large, linked through `next` and freed only with
-//   the publisher. A slot is an `AtomicPtr` to a boxed `Sender` of one
-//   subscriber's channel, or null. Only `subscribe` (under `registry`'s
-//   lock) writes slots; `send` only reads them.
+//   the publisher. A slot is an `AtomicPtr` to one subscriber's channel,
+//   owned as a `Sender` turned into that pointer (`Sender::into_raw`), or
+//   null. Only `subscribe` (under `registry`'s lock) writes slots; `send`
+//   only reads them.
 // - Reclamation, two epochs: every send announces itself in
 //   `active[epoch & 1]` (one `fetch_add` at the start, one `fetch_sub` at
 //   the end) and reads slots only in between. `subscribe` unlinks the slots
 //   of subscribers whose receiver is gone (null store), then advances
-//   `epoch`, and frees those `Sender`s once it has seen the counter of the
-//   epoch before that at zero. It never waits for that: the unlinked
+//   `epoch`, and drops those `Sender`s (the last handle of a channel frees
+//   it) once it has seen the counter of the epoch before that at zero. It never waits for that: the unlinked
 //   senders stay in `Registry::retired` until a later `subscribe` (or the
 //   publisher's drop) finds the count at zero. At most one set waits at a
 //   time (the epoch only advances when `retired` is empty), so the counter
@@ -28,7 +29,7 @@
 //   being unlinked, and would otherwise count in the parity that the new
 //   retired set does not wait on (see `next_epoch_drained`).
 //
-// ## Why a send never reads a freed `Sender`
+// ## Why a send never reads a freed channel
 //
 // All accesses named here are `SeqCst`. A send loads `epoch`, increments
 // `active[e]`, then loads slots; `subscribe` stores null into a slot, then
@@ -38,7 +39,8 @@
 // not incremented yet: its increment, and so its slot loads, come after our
 // load in the total order, hence after the null store, so it reads null. A
 // send that read the new epoch read it after the advance, so after the null
-// store too. Either way no send still holds the pointer we free.
+// store too. Either way no send still holds the pointer whose sender we
+// drop (and with it, the receiver being gone, the channel).
 //
 // ## Why a new subscriber never ends on an older value
 //
@@ -77,7 +79,7 @@ use std::fmt;
 use std::ptr;
 
 use crate::chan::{Receiver, Sender, channel};
-use crate::slot::Chan;
+use crate::slot::{Chan, Put};
 use crate::sync::{
     AtomicPtr, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering, dekker_fence, fence,
 };
@@ -150,8 +152,10 @@ pub struct Publisher<T> {
 
 /// A run of subscriber slots and the link to the next, larger run.
 struct Segment<T> {
-    /// Null, or a `Box<Sender<T>>` turned into a raw pointer by `subscribe`.
-    slots: Box<[AtomicPtr<Sender<T>>]>,
+    /// Null, or a subscriber's channel: a `Sender<T>` turned into its
+    /// channel pointer by `Sender::into_raw` in `subscribe` (one load from a
+    /// send to the channel, where a boxed sender took two).
+    slots: Box<[AtomicPtr<Chan<T>>]>,
     /// The next segment (twice as many slots), or null. Written once, by
     /// `subscribe` under the lock; freed by the publisher's drop.
     next: AtomicPtr<Segment<T>>,
@@ -180,24 +184,24 @@ impl<T> Segment<T> {
 struct Registry<T> {
     /// The receiver of the latest-value channel.
     latest_rx: Receiver<T>,
-    /// Senders unlinked before the last epoch advance, to free once the
-    /// previous epoch's sends are done.
-    retired: Vec<*mut Sender<T>>,
+    /// Senders (as channel pointers) unlinked before the last epoch
+    /// advance, to drop once the previous epoch's sends are done.
+    retired: Vec<*mut Chan<T>>,
     /// Senders unlinked while `retired` was still waiting; they wait next.
-    unlinked: Vec<*mut Sender<T>>,
+    unlinked: Vec<*mut Chan<T>>,
 }
 
-// SAFETY: the raw pointers are boxed `Sender<T>`s owned by the registry
-// (a `Sender<T>` is `Send` when `T: Send`); the receiver is `Send` when
-// `T: Send`.
+// SAFETY: the raw pointers are `Sender<T>`s (turned into their channel
+// pointers) owned by the registry, and a `Sender<T>` is `Send` when
+// `T: Send`; the receiver is `Send` when `T: Send`.
 unsafe impl<T: Send> Send for Registry<T> {}
 
 // SAFETY: a `Publisher<T>` moves `T` values between threads (into the
 // subscribers' and the latest-value channels, out of the latest one in
 // `subscribe`), which needs `T: Send`. It never shares a `&T` between
 // threads: clones are made by the thread that owns the value. Its raw
-// pointers are boxed senders and segments it owns, read by sends under the
-// epoch protocol above.
+// pointers are senders (as channel pointers) and segments it owns, read by
+// sends under the epoch protocol above.
 unsafe impl<T: Send> Send for Publisher<T> {}
 // SAFETY: as above: `&Publisher` only lets threads send (moving and cloning
 // their own values), subscribe and count, all synchronized as described.
@@ -295,29 +299,30 @@ impl<T: Clone> Publisher<T> {
         dekker_fence();
         let mut put = 0;
         // One subscriber is held back so that it can get the value itself.
-        let mut held_back: Option<&Sender<T>> = None;
+        let mut held_back: Option<&Chan<T>> = None;
         let mut segment = Some(&self.first);
         while let Some(seg) = segment {
             for slot in seg.slots.iter() {
                 // ORDERING: SeqCst: the read half of both pairs in the
                 // essay (reclamation, and the Dekker pair with subscribe).
                 let ptr = slot.load(Ordering::SeqCst);
-                // SAFETY: a non-null slot points to a boxed sender that is
-                // not freed while we are announced (see the essay).
-                let Some(tx) = (unsafe { ptr.as_ref() }) else {
+                // SAFETY: a non-null slot points to a channel that a sender
+                // owns, and that sender is not dropped while we are
+                // announced (see the essay).
+                let Some(chan) = (unsafe { ptr.as_ref() }) else {
                     continue;
                 };
-                if tx.is_disconnected() {
+                if chan.is_receiver_gone() {
                     continue; // a dropped subscriber: skip it
                 }
-                if let Some(previous) = held_back.replace(tx) {
-                    put += usize::from(previous.send(value.clone()).is_ok());
+                if let Some(previous) = held_back.replace(chan) {
+                    put += usize::from(put_to(previous, value.clone()));
                 }
             }
             segment = seg.next();
         }
         if let Some(last) = held_back {
-            put += usize::from(last.send(value).is_ok());
+            put += usize::from(put_to(last, value));
         }
         put
     }
@@ -359,7 +364,7 @@ impl<T: Clone> Publisher<T> {
         rx.chan().number_puts_after(1);
         let mut registry = self.lock();
         self.collect(&mut registry);
-        self.install(Box::into_raw(Box::new(tx)));
+        self.install(tx.into_raw().cast_mut());
         // The read half of the Dekker pair with `send`: the new slot is
         // stored (SeqCst) before we look at the latest value.
         // ORDERING: SeqCst fence: orders the slot store before the loads of
@@ -418,8 +423,8 @@ impl<T: Clone> Publisher<T> {
                 // we hold.
                 let ptr = slot.load(Ordering::Relaxed);
                 // SAFETY: freed only under the lock we hold.
-                if let Some(tx) = unsafe { ptr.as_ref() } {
-                    live += usize::from(!tx.is_disconnected());
+                if let Some(chan) = unsafe { ptr.as_ref() } {
+                    live += usize::from(!chan.is_receiver_gone());
                 }
             }
             segment = seg.next();
@@ -439,14 +444,14 @@ impl<T> Publisher<T> {
 
     /// Stores `tx` in a free slot, adding a segment if every slot is taken.
     /// Called under the lock.
-    fn install(&self, tx: *mut Sender<T>) {
+    fn install(&self, tx: *mut Chan<T>) {
         let mut seg = &self.first;
         loop {
             for slot in seg.slots.iter() {
                 // ORDERING: Relaxed: slots are written only under the lock.
                 if slot.load(Ordering::Relaxed).is_null() {
                     // ORDERING: SeqCst: the write half of the Dekker pair
-                    // with `send` (see the essay); also publishes the boxed
+                    // with `send` (see the essay); also publishes the
                     // sender (Release).
                     slot.store(tx, Ordering::SeqCst);
                     return;
@@ -482,7 +487,7 @@ impl<T> Publisher<T> {
                 // ORDERING: Relaxed: slots are written only under the lock.
                 let ptr = slot.load(Ordering::Relaxed);
                 // SAFETY: freed only under the lock we hold.
-                if unsafe { ptr.as_ref() }.is_some_and(Sender::is_disconnected) {
+                if unsafe { ptr.as_ref() }.is_some_and(Chan::is_receiver_gone) {
                     // ORDERING: SeqCst: ordered before the epoch advance
                     // below (see the essay).
                     slot.store(ptr::null_mut(), Ordering::SeqCst);
@@ -531,13 +536,32 @@ impl<T> Publisher<T> {
     }
 }
 
-/// Drops boxed senders that no send can be reading any more.
-fn free_senders<T>(senders: &mut Vec<*mut Sender<T>>) {
+/// Drops unlinked senders that no send can be reading any more.
+fn free_senders<T>(senders: &mut Vec<*mut Chan<T>>) {
     for tx in senders.drain(..) {
-        // SAFETY: made by `Box::into_raw` in `subscribe`, unlinked from its
-        // slot, and no send can still hold it (the caller checked the
-        // epoch, or holds `&mut Publisher`).
-        drop(unsafe { Box::from_raw(tx) });
+        // SAFETY: made by `Sender::into_raw` in `subscribe`, unlinked from
+        // its slot (so turned back only here), and no send can still hold
+        // it (the caller checked the epoch, or holds `&mut Publisher`).
+        drop(unsafe { Sender::from_raw(tx) });
+    }
+}
+
+/// A send's put into one subscriber's channel, as `Sender::send` does it:
+/// whether the value went in (a displaced value, or a refused one, is
+/// dropped here). Always inlined: with a plain `#[inline]` the compiler
+/// called it out of line from `send`'s two call sites (`perf`: a fifth of
+/// the n = 1 send's samples in the call).
+#[inline(always)]
+fn put_to<T>(chan: &Chan<T>, value: T) -> bool {
+    match chan.put::<false>(value) {
+        Put::Sent(displaced) => {
+            drop(displaced);
+            true
+        }
+        Put::Refused(value) => {
+            drop(value);
+            false
+        }
     }
 }
 
@@ -555,8 +579,9 @@ impl<T> Drop for Publisher<T> {
         for slot in self.first.slots.iter() {
             let tx = slot.swap(ptr::null_mut(), Ordering::Relaxed);
             if !tx.is_null() {
-                // SAFETY: `&mut self`: no send runs; the slot owned it.
-                drop(unsafe { Box::from_raw(tx) });
+                // SAFETY: made by `Sender::into_raw` in `subscribe`; the slot
+                // owned it, and `&mut self`: no send runs.
+                drop(unsafe { Sender::from_raw(tx) });
             }
         }
         while !next.is_null() {
@@ -569,7 +594,7 @@ impl<T> Drop for Publisher<T> {
                 let tx = slot.swap(ptr::null_mut(), Ordering::Relaxed);
                 if !tx.is_null() {
                     // SAFETY: as above.
-                    drop(unsafe { Box::from_raw(tx) });
+                    drop(unsafe { Sender::from_raw(tx) });
                 }
             }
         }
