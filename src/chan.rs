@@ -103,13 +103,7 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.chan.put::<false>(value) {
-            Put::Sent(displaced) => {
-                drop(displaced);
-                Ok(())
-            }
-            Put::Refused(value) => Err(SendError(value)),
-        }
+        self.chan.send(value).map_err(SendError)
     }
 
     /// Puts `value` in the slot and returns the value it displaced, if any.

@@ -19,11 +19,12 @@
 //   the end) and reads slots only in between. `subscribe` unlinks the slots
 //   of subscribers whose receiver is gone (null store), then advances
 //   `epoch`, and drops those `Sender`s (the last handle of a channel frees
-//   it) once it has seen the counter of the epoch before that at zero. It never waits for that: the unlinked
-//   senders stay in `Registry::retired` until a later `subscribe` (or the
-//   publisher's drop) finds the count at zero. At most one set waits at a
-//   time (the epoch only advances when `retired` is empty), so the counter
-//   it waits on gets no new sends and drains. And the epoch only advances
+//   it) once it has seen the counter of the epoch before that at zero. It
+//   never waits for that: the unlinked senders stay in `Registry::retired`
+//   until a later `subscribe` (or the publisher's drop) finds the count at
+//   zero. At most one set waits at a time (the epoch only advances when
+//   `retired` is empty), so the counter it waits on gets no new sends and
+//   drains. And the epoch only advances
 //   when the counter of the parity it moves to is zero too: a send still
 //   counted there read the epoch two advances ago, may hold a pointer
 //   being unlinked, and would otherwise count in the parity that the new
@@ -79,7 +80,7 @@ use std::fmt;
 use std::ptr;
 
 use crate::chan::{Receiver, Sender, channel};
-use crate::slot::{Chan, Put};
+use crate::slot::Chan;
 use crate::sync::{
     AtomicPtr, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering, dekker_fence, fence,
 };
@@ -316,13 +317,13 @@ impl<T: Clone> Publisher<T> {
                     continue; // a dropped subscriber: skip it
                 }
                 if let Some(previous) = held_back.replace(chan) {
-                    put += usize::from(put_to(previous, value.clone()));
+                    put += usize::from(previous.send(value.clone()).is_ok());
                 }
             }
             segment = seg.next();
         }
         if let Some(last) = held_back {
-            put += usize::from(put_to(last, value));
+            put += usize::from(last.send(value).is_ok());
         }
         put
     }
@@ -543,25 +544,6 @@ fn free_senders<T>(senders: &mut Vec<*mut Chan<T>>) {
         // its slot (so turned back only here), and no send can still hold
         // it (the caller checked the epoch, or holds `&mut Publisher`).
         drop(unsafe { Sender::from_raw(tx) });
-    }
-}
-
-/// A send's put into one subscriber's channel, as `Sender::send` does it:
-/// whether the value went in (a displaced value, or a refused one, is
-/// dropped here). Always inlined: with a plain `#[inline]` the compiler
-/// called it out of line from `send`'s two call sites (`perf`: a fifth of
-/// the n = 1 send's samples in the call).
-#[inline(always)]
-fn put_to<T>(chan: &Chan<T>, value: T) -> bool {
-    match chan.put::<false>(value) {
-        Put::Sent(displaced) => {
-            drop(displaced);
-            true
-        }
-        Put::Refused(value) => {
-            drop(value);
-            false
-        }
     }
 }
 

@@ -685,6 +685,21 @@ impl<T> Chan<T> {
 
     // ---- senders -----------------------------------------------------
 
+    /// `Sender::send`, and a publisher's put into each subscriber: puts
+    /// `value` in the slot and drops any displaced value after the put is
+    /// done (so no user `Drop` runs while we hold a node); gives `value`
+    /// back if the receiver is gone.
+    #[inline(always)]
+    pub(crate) fn send(&self, value: T) -> Result<(), T> {
+        match self.put::<false>(value) {
+            Put::Sent(displaced) => {
+                drop(displaced);
+                Ok(())
+            }
+            Put::Refused(value) => Err(value),
+        }
+    }
+
     /// `send` (`KEEP` false) and `replace` (`KEEP` true): puts `value` in
     /// the slot. With `KEEP` false the displaced value is returned only if
     /// it needs dropping; one without drop glue is left in its node.
