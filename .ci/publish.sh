@@ -23,9 +23,9 @@ if [[ "${CONFLATE_PUBLISH_ALLOW_DIRTY:-}" == 1 ]]; then
 fi
 
 echo "publish: files in the package (cargo package --list)"
-files=$(cargo package --list --locked "${dirty[@]}")
+files=$(cargo package -p conflate --list --locked "${dirty[@]}")
 echo "${files}"
 echo "publish: $(wc -l <<<"${files}") files"
 
-cargo publish --dry-run --locked --all-features "${dirty[@]}"
+cargo publish -p conflate --dry-run --locked --all-features "${dirty[@]}"
 echo "publish: dry run passed"

@@ -772,11 +772,12 @@ pub(crate) fn spawn_on<R: Send + 'static>(
 }
 
 /// Directory for the side results that criterion does not store
-/// (`target/bench-results`), honouring `CARGO_TARGET_DIR`.
+/// (`target/bench-results` of the workspace root, one directory above this
+/// package), honouring `CARGO_TARGET_DIR`.
 pub(crate) fn results_dir() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let dir = target.join("bench-results");
     std::fs::create_dir_all(&dir).expect("create target/bench-results");
     dir
