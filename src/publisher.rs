@@ -24,11 +24,11 @@
 //   until a later `subscribe` (or the publisher's drop) finds the count at
 //   zero. At most one set waits at a time (the epoch only advances when
 //   `retired` is empty), so the counter it waits on gets no new sends and
-//   drains. And the epoch only advances
-//   when the counter of the parity it moves to is zero too: a send still
-//   counted there read the epoch two advances ago, may hold a pointer
-//   being unlinked, and would otherwise count in the parity that the new
-//   retired set does not wait on (see `next_epoch_drained`).
+//   drains. And the epoch only advances when the counter of the parity it
+//   moves to is zero too: a send still counted there read the epoch two
+//   advances ago, may hold a pointer being unlinked, and would otherwise
+//   count in the parity that the new retired set does not wait on (see
+//   `next_epoch_drained`).
 //
 // ## Why a send never reads a freed channel
 //
