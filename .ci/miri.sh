@@ -57,16 +57,10 @@ for name in "${racy[@]}" "${other[@]}"; do
     fi
 done
 
-seeds_of() {
-    local name="$1" n
-    for n in "${racy[@]}"; do
-        [[ ${n} == "${name}" ]] && { echo "${racy_hi}"; return; }
-    done
-    for n in "${other[@]}"; do
-        [[ ${n} == "${name}" ]] && { echo "${other_hi}"; return; }
-    done
-    echo 1
-}
+# Seeds per target: the lists above, else one.
+declare -A seeds
+for name in "${racy[@]}"; do seeds[${name}]=${racy_hi}; done
+for name in "${other[@]}"; do seeds[${name}]=${other_hi}; done
 
 # One line per job, "TARGET SEED", longest targets first and, within a
 # target, seed after seed.
@@ -82,8 +76,7 @@ trap 'rm -f "${jobs_file}"' EXIT
         esac
     done
     for name in "${ordered[@]}"; do
-        hi="$(seeds_of "${name}")"
-        for ((s = 0; s < hi; s++)); do
+        for ((s = 0; s < ${seeds[${name}]:-1}; s++)); do
             echo "${name} ${s}"
         done
     done
@@ -112,7 +105,12 @@ job() {
         cat "${log}"
         return 1
     fi
-    echo "miri: ok ${name} seed ${seed} in $(($(date +%s) - t0)) s ($(grep -c '^test result: ok' "${log}") test result lines)"
+    if ! grep -q '^test result: ok' "${log}"; then
+        echo "miri: FAILED: ${name} seed ${seed} ran no test; log ${log}:"
+        cat "${log}"
+        return 1
+    fi
+    echo "miri: ok ${name} seed ${seed} in $(($(date +%s) - t0)) s"
 }
 export -f job
 export MIRI_LOGS="${logs}"
