@@ -180,7 +180,7 @@ use crate::waiter::{Waiter, WaiterCell};
 /// Heap cell for one value. Aligned to 128 bytes, which leaves the slot
 /// word's seven tag bits free (`state::NODE_ALIGN`) and keeps a value of up
 /// to 64 bytes on one cache line.
-#[repr(align(128))]
+#[repr(C, align(128))]
 pub(crate) struct Node<T> {
     /// Initialized exactly while the node is in the slot or in the hands of
     /// a sender between writing the value and publishing, or of a thread
@@ -188,7 +188,10 @@ pub(crate) struct Node<T> {
     value: UnsafeCell<MaybeUninit<T>>,
     /// The put's sequence number (`Pool::next_seq`), written with the value
     /// and read by whoever takes the value out; owned like `value`. After
-    /// the value so that a small value and its number share a cache line.
+    /// the value (`repr(C)`), so that a value of up to 56 bytes and its
+    /// number share the node's first cache line. For a larger value an
+    /// arena node's number is on the slot word's line instead
+    /// (`SlotLine::seqs`, see `seq_on_slot_line`) and this field is unused.
     seq: UnsafeCell<u64>,
     /// Under loom, reports a node that is never freed.
     _track: LeakTrack,
@@ -251,8 +254,9 @@ struct Pool {
     /// every claim reads it after its compare-exchange (see `claim`).
     rx_gone: AtomicBool,
     /// The number of admitted puts so far: each put loads it (an arena put
-    /// before its claim), writes one more into its node as the value's
-    /// sequence number before its swap, and stores that back (an arena put
+    /// before its claim), writes one more as the value's sequence number
+    /// (into its node, or onto the slot line: `Chan::write_seq`) before its
+    /// swap, and stores that back (an arena put
     /// after its swap): a load and a store, not an RMW. When puts do not
     /// overlap, this numbers them in swap order and `Receiver::skipped` is
     /// exact; see `Chan::next_number` and `Seen::took`.
@@ -268,11 +272,29 @@ struct Pool {
 /// line the producer's claim and release write, and the blocking round trip
 /// did not gain either.
 struct Core<T> {
-    /// The slot word: value node and flags.
-    slot: CachePadded<SlotWord<Node<T>>>,
+    /// The slot word, and the numbers of the arena nodes' values.
+    slot: CachePadded<SlotLine<T>>,
     /// The arena: node flags, receiver-gone flag, counts.
     pool: CachePadded<Pool>,
 }
+
+/// The slot word's cache line: the word, and the sequence numbers of the
+/// values in the arena nodes when values are too large to share a cache
+/// line with their number in the node (see `seq_on_slot_line`).
+///
+/// `seqs[i]` is owned like arena node `i`'s value: written by the put that
+/// holds the node, before its publishing swap, and read by whoever takes
+/// the node out of the slot (an RMW that synchronizes with that swap).
+struct SlotLine<T> {
+    /// The slot word: value node and flags.
+    word: SlotWord<Node<T>>,
+    /// `seqs[i]`: the number of the value in arena node `i`.
+    seqs: [UnsafeCell<u64>; ARENA],
+}
+
+// The slot word and the numbers share one cache line.
+#[cfg(not(loom))]
+const _: () = assert!(size_of::<SlotLine<()>>() <= 64);
 
 /// The block shared by every handle of one channel.
 pub(crate) struct Chan<T> {
@@ -381,7 +403,10 @@ impl<T> Chan<T> {
     pub(crate) fn new() -> Self {
         Chan {
             core: Core {
-                slot: CachePadded::new(SlotWord::new()),
+                slot: CachePadded::new(SlotLine {
+                    word: SlotWord::new(),
+                    seqs: std::array::from_fn(|_| UnsafeCell::new(0)),
+                }),
                 pool: CachePadded::new(Pool {
                     held: std::array::from_fn(|_| AtomicBool::new(false)),
                     rx_gone: AtomicBool::new(false),
@@ -459,7 +484,7 @@ impl<T> Chan<T> {
     /// hides behind the claim's compare-exchange, and stores the number
     /// back (`store_number`) after its swap, so that the swap, which waits
     /// for every earlier store to drain, does not wait for this one. Only
-    /// the number written into the node must precede the swap.
+    /// the number written for the node (`write_seq`) must precede the swap.
     ///
     /// Exact when puts do not overlap: a put that starts after another
     /// returned (on any thread) reads that put's store, wherever in the put
@@ -496,7 +521,13 @@ impl<T> Chan<T> {
     /// claim so that the node's address does not wait for a load issued
     /// after the claim's locked compare-exchange), which we just claimed.
     #[inline]
-    fn fill_arena(nodes: NonNull<Node<T>>, index: usize, value: T, seq: u64) -> NonNull<Node<T>> {
+    fn fill_arena(
+        &self,
+        nodes: NonNull<Node<T>>,
+        index: usize,
+        value: T,
+        seq: u64,
+    ) -> NonNull<Node<T>> {
         debug_assert!(index < ARENA);
         // SAFETY: `index < ARENA` (claims only return such indices), and the
         // block holds `ARENA` nodes for the channel's whole life.
@@ -505,8 +536,8 @@ impl<T> Chan<T> {
         // its previous holder moved the value out before releasing it. The
         // value is moved in one place only, so it is copied once.
         unsafe { Self::write(node, value) };
-        // SAFETY: as above.
-        unsafe { Self::write_seq(node, seq) };
+        // SAFETY: as above: node `index` is ours, and so is its number.
+        unsafe { self.write_seq(node, Kind::Arena(index), seq) };
         node
     }
 
@@ -568,31 +599,73 @@ impl<T> Chan<T> {
         });
     }
 
-    /// Writes a put's sequence number into a node it holds.
+    /// Whether arena nodes keep their values' numbers on the slot line
+    /// (`SlotLine::seqs`) rather than in the node: for a value of more than
+    /// 56 bytes, whose number in the node would fall on the node's second
+    /// cache line, so that a receiver on another CPU fetched two node lines
+    /// per value; the slot line it swaps anyway costs it nothing more. A
+    /// smaller value keeps its number next to it: on the slot line, the
+    /// put's store of the number, just before its swap, meets a receiver
+    /// polling that line. Measured against 6f63926 (before numbering),
+    /// `send_contended` u64 / 64B, paired medians of 1000 interleaved
+    /// blocks: numbers in the node −1 % / +3.6 %, all on the slot line
+    /// +3.9 % / +1.1 %, split by this rule −2.1 % / +2.9 %
+    /// (docs/select-bench.md 2d). A constant per `T`.
+    const fn seq_on_slot_line() -> bool {
+        size_of::<T>() > 56
+    }
+
+    /// Writes a put's sequence number for the node it holds: in the node,
+    /// or for an arena node and a large value on the slot line (see
+    /// `seq_on_slot_line`).
     ///
     /// # Safety
     ///
-    /// As for `write`: the caller holds `node` exclusively.
+    /// As for `write`: the caller holds `node` exclusively, and `kind` is
+    /// the node's.
     #[inline]
-    unsafe fn write_seq(node: NonNull<Node<T>>, seq: u64) {
-        // SAFETY: the caller guarantees `node` is live and exclusively ours.
-        let node = unsafe { node.as_ref() };
-        // SAFETY: exclusive access, per the caller's contract.
-        node.seq.with_mut(|cell| unsafe { cell.write(seq) });
+    unsafe fn write_seq(&self, node: NonNull<Node<T>>, kind: Kind, seq: u64) {
+        match kind {
+            Kind::Arena(index) if Self::seq_on_slot_line() => {
+                self.core.slot.seqs[index].with_mut(|cell| {
+                    // SAFETY: the holder of arena node `index` owns its number,
+                    // and the caller holds the node.
+                    unsafe { cell.write(seq) }
+                })
+            }
+            _ => {
+                // SAFETY: the caller guarantees `node` is live and ours.
+                let node = unsafe { node.as_ref() };
+                // SAFETY: exclusive access, per the caller's contract.
+                node.seq.with_mut(|cell| unsafe { cell.write(seq) });
+            }
+        }
     }
 
-    /// Reads the sequence number of the value in a node.
+    /// Reads the sequence number of the value in a node (see `write_seq`).
     ///
     /// # Safety
     ///
     /// As for `read`: the caller holds `node`, having acquired it through an
-    /// RMW that synchronizes with the put that wrote it.
+    /// RMW that synchronizes with the put that wrote it; `kind` is the
+    /// node's.
     #[inline]
-    unsafe fn read_seq(node: NonNull<Node<T>>) -> u64 {
-        // SAFETY: the caller guarantees `node` is live and exclusively ours.
-        let node = unsafe { node.as_ref() };
-        // SAFETY: exclusive access, per the caller's contract.
-        node.seq.with(|cell| unsafe { cell.read() })
+    unsafe fn read_seq(&self, node: NonNull<Node<T>>, kind: Kind) -> u64 {
+        match kind {
+            Kind::Arena(index) if Self::seq_on_slot_line() => {
+                self.core.slot.seqs[index].with(|cell| {
+                    // SAFETY: the caller holds arena node `index`, so its number
+                    // too, and acquired the put's write of it.
+                    unsafe { cell.read() }
+                })
+            }
+            _ => {
+                // SAFETY: the caller guarantees `node` is live and ours.
+                let node = unsafe { node.as_ref() };
+                // SAFETY: exclusive access, per the caller's contract.
+                node.seq.with(|cell| unsafe { cell.read() })
+            }
+        }
     }
 
     /// Moves the value out of a node, leaving it empty.
@@ -723,8 +796,8 @@ impl<T> Chan<T> {
             Claim::Full => return self.put_overflow::<KEEP, SC>(value),
             Claim::Refused => return Put::Refused(value),
         };
-        let node = Self::fill_arena(nodes, index, value, seq);
-        let old = self.core.slot.publish::<SC>(node, Kind::Arena(index));
+        let node = self.fill_arena(nodes, index, value, seq);
+        let old = self.core.slot.word.publish::<SC>(node, Kind::Arena(index));
         // After the swap: only the next put reads the counter, so the swap
         // need not wait for this store (see `next_number`).
         self.store_number(seq);
@@ -767,9 +840,9 @@ impl<T> Chan<T> {
             Claim::Refused => return Err(value),
             Claim::Full => (self.enter_overflow(value)?, Kind::Overflow),
         };
-        // SAFETY: `node` is still ours alone.
-        unsafe { Self::write_seq(node, seq) };
-        let result = self.core.slot.publish_if_unchanged(seen, node, kind);
+        // SAFETY: `node` is still ours alone, and `kind` is its kind.
+        unsafe { self.write_seq(node, kind, seq) };
+        let result = self.core.slot.word.publish_if_unchanged(seen, node, kind);
         if kind == Kind::Overflow {
             self.leave_overflow();
         }
@@ -796,9 +869,9 @@ impl<T> Chan<T> {
             Err(value) => return Put::Refused(value),
         };
         // Numbered once admitted, like an arena put.
-        // SAFETY: `node` is still ours alone.
-        unsafe { Self::write_seq(node, self.number_put()) };
-        let old = self.core.slot.publish::<SC>(node, Kind::Overflow);
+        // SAFETY: `node` is still ours alone, and an overflow node.
+        unsafe { self.write_seq(node, Kind::Overflow, self.number_put()) };
+        let old = self.core.slot.word.publish::<SC>(node, Kind::Overflow);
         self.leave_overflow();
         self.displaced::<KEEP>(old)
     }
@@ -900,7 +973,7 @@ impl<T> Chan<T> {
         if self.handles.senders.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        if self.core.slot.close().is_waiting() {
+        if self.core.slot.word.close().is_waiting() {
             self.wake_claimed();
         }
     }
@@ -915,7 +988,7 @@ impl<T> Chan<T> {
     /// Takes the value if there is one.
     #[inline]
     pub(crate) fn try_take(&self) -> Take<T> {
-        let seen = self.core.slot.peek();
+        let seen = self.core.slot.word.peek();
         if seen.value().is_none() {
             return if seen.is_closed() {
                 Take::Closed
@@ -929,15 +1002,16 @@ impl<T> Chan<T> {
             // SAFETY: only the receiver touches this cell.
             unsafe { (*cell).take() }
         });
-        let taken = self.core.slot.take(spare);
+        let taken = self.core.slot.word.take(spare);
         let Some(node) = taken.value() else {
             unreachable!("the slot lost a value that only the receiver removes")
         };
         // SAFETY: our `take` removed `node` from the slot, so it is ours, and
         // it synchronized with the publish of its value.
         let value = unsafe { Self::read(node) };
-        // SAFETY: as above; the number was written with the value.
-        let seq = unsafe { Self::read_seq(node) };
+        // SAFETY: as above; the number was written with the value, and
+        // `kind` comes from the word the node was taken out of.
+        let seq = unsafe { self.read_seq(node, taken.kind()) };
         self.rx_seen.with_mut(|seen| {
             // SAFETY: only the receiver touches this cell.
             unsafe { (*seen).took(seq) }
@@ -993,7 +1067,7 @@ impl<T> Chan<T> {
     /// Snapshot of the slot word.
     #[inline]
     pub(crate) fn peek(&self) -> Word<Node<T>> {
-        self.core.slot.peek()
+        self.core.slot.word.peek()
     }
 
     pub(crate) fn overwritten(&self) -> u64 {
@@ -1011,7 +1085,7 @@ impl<T> Chan<T> {
     /// Stores `waiter` and registers it in the slot word. Fails, keeping
     /// nothing registered, if a value or the close got there first.
     pub(crate) fn register(&self, waiter: Waiter) -> Result<(), ()> {
-        if self.core.slot.peek().is_waiting() {
+        if self.core.slot.word.peek().is_waiting() {
             // A registration is still in place. Only a `RecvFuture` leaked
             // while pending (`mem::forget`) leaves one behind: take it back
             // (or, if a sender claimed it meanwhile, let the claim finish).
@@ -1022,9 +1096,9 @@ impl<T> Chan<T> {
         // and the word is not WAITING: the check above took back any
         // registration left in place.
         unsafe { self.waiter.fill(waiter) };
-        let seen = self.core.slot.peek();
+        let seen = self.core.slot.word.peek();
         let registrable = seen.value().is_none() && !seen.is_closed() && !seen.is_waiting();
-        if registrable && self.core.slot.register(seen).is_ok() {
+        if registrable && self.core.slot.word.register(seen).is_ok() {
             return Ok(());
         }
         self.clear_own_cell();
@@ -1034,7 +1108,7 @@ impl<T> Chan<T> {
     /// Takes a registration back. Returns `false` if a sender claimed it
     /// first (then a value, or the close, is in the slot word).
     pub(crate) fn unregister(&self) -> bool {
-        if self.core.slot.unregister() {
+        if self.core.slot.word.unregister() {
             self.clear_own_cell();
             true
         } else {
@@ -1072,7 +1146,7 @@ impl<T> Chan<T> {
         // The old word can be WAITING only if a pending `RecvFuture` was
         // leaked; sweeping takes that registration back, and the waiter left
         // in the cell is dropped with the channel.
-        let swept = self.core.slot.sweep();
+        let swept = self.core.slot.word.sweep();
         if let Some(spare) = swept.spare() {
             // SAFETY: the spare we left is ours again, empty, an arena node.
             unsafe { self.release(spare, swept.kind(), false) };
@@ -1109,7 +1183,7 @@ impl<T> Chan<T> {
         // it out of the slot, so that take (and the publish before it)
         // happens before our slot load.
         let held: [bool; ARENA] = std::array::from_fn(|i| pool.held[i].load(Ordering::SeqCst));
-        let word = self.core.slot.peek();
+        let word = self.core.slot.word.peek();
         let in_slot = match (word.node(), word.kind()) {
             (Some(_), Kind::Arena(index)) => Some(index),
             _ => None,
@@ -1131,7 +1205,7 @@ impl<T> Drop for Chan<T> {
     fn drop(&mut self) {
         // Move the last value out first, then free every node, then drop the
         // value: if its `Drop` panics, nothing is left to leak.
-        let word = self.core.slot.get_mut();
+        let word = self.core.slot.word.get_mut();
         let last = word.value().map(|node| {
             // SAFETY: `&mut self`: every handle is gone, so the node is ours;
             // the last `Arc` drop synchronized with every earlier access.

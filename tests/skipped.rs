@@ -641,3 +641,94 @@ fn overlapping_producers_keep_what_is_guaranteed() {
     log.assert_all_dropped_once(0..total);
     assert_eq!(received + rx.overwritten(), total as u64);
 }
+
+/// A value of `N` bytes carrying a number, its bytes all derived from it
+/// so that a torn or mixed value shows. Up to 56 bytes a value's number
+/// travels in its node next to it; above that an arena put writes it on the
+/// slot word's cache line (`Chan::seq_on_slot_line`): both sides of that
+/// line are run here, sequentially and racing, overflow nodes included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bytes<const N: usize>([u8; N]);
+
+impl<const N: usize> Bytes<N> {
+    fn new(v: u64) -> Self {
+        let mut bytes = [0u8; N];
+        bytes[..8].copy_from_slice(&v.to_le_bytes());
+        for (i, b) in bytes.iter_mut().enumerate().skip(8) {
+            *b = (v as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+        Bytes(bytes)
+    }
+
+    fn number(&self) -> u64 {
+        let v = u64::from_le_bytes(self.0[..8].try_into().unwrap());
+        assert_eq!(*self, Self::new(v), "a torn or mixed value");
+        v
+    }
+}
+
+fn values_of_size<const N: usize>(seed: u64) {
+    // Sequential: `k` sends, then a receive, with a value held back by the
+    // receiver's side (`replace`) so that overflow nodes take part too.
+    let (tx, rx) = channel::<Bytes<N>>();
+    let mut next = 0;
+    let mut sum = 0;
+    let mut held = Vec::new();
+    for k in 1..=8u64 {
+        for _ in 0..k {
+            if let Some(old) = tx.replace(Bytes::new(next)).unwrap() {
+                held.push(old);
+            }
+            next += 1;
+        }
+        let v = rx.recv().unwrap();
+        assert_eq!(v.number(), next - 1);
+        assert_eq!(rx.skipped(), k - 1, "{N} bytes, {k} values");
+        sum += rx.skipped();
+        assert_eq!(rx.overwritten(), sum);
+    }
+    assert_eq!(held.len() as u64, sum);
+    // Racing: one producer, every receive checked against `v - u - 1`.
+    let _watchdog = Watchdog::start("values of one size racing the receiver");
+    let n = scaled(20_000, 40) as u64;
+    let (tx, rx) = channel::<Bytes<N>>();
+    let mut exact = Exact::default();
+    thread::scope(|s| {
+        let producer = within_limit(s, "producer", move || {
+            let mut rng = Rng::new(seed);
+            for v in 0..n {
+                dawdle(&mut rng);
+                tx.send(Bytes::new(v)).unwrap();
+            }
+        });
+        let mut rng = Rng::new(seed ^ 0xFACE);
+        loop {
+            let got = if rng.below(2) == 0 {
+                rx.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                rx.try_recv()
+            };
+            match got {
+                Ok(v) => exact.took(v.number(), rx.skipped(), &format!("{N} bytes")),
+                Err(TryRecvError::Empty) => thread::yield_now(),
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        producer.join();
+    });
+    assert_eq!(exact.last, Some(n - 1), "the last value is received");
+    assert_eq!(exact.sum, rx.overwritten(), "{exact:?}");
+}
+
+#[test]
+fn values_up_to_56_bytes_carry_their_number_in_the_node() {
+    values_of_size::<8>(11);
+    values_of_size::<56>(12);
+}
+
+#[test]
+fn larger_values_carry_their_number_on_the_slot_line() {
+    values_of_size::<57>(13);
+    values_of_size::<64>(14);
+    values_of_size::<200>(15);
+}
