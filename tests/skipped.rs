@@ -67,19 +67,35 @@ enum Got {
     Disconnected,
 }
 
-/// One receive of kind `kind`; the timed ones wait up to `wait`.
-fn receive(rx: &mut Receiver<u64>, kind: Kind, wait: Duration) -> Got {
-    let from_try = |r: Result<u64, TryRecvError>| match r {
-        Ok(v) => Got::Value(v),
+/// A value that carries a number: `u64` itself, or `Bytes` (below).
+trait Numbered: Send + 'static {
+    fn numbered(v: u64) -> Self;
+    fn number(&self) -> u64;
+}
+
+impl Numbered for u64 {
+    fn numbered(v: u64) -> Self {
+        v
+    }
+    fn number(&self) -> u64 {
+        *self
+    }
+}
+
+/// One receive of kind `kind`; the timed ones wait up to `wait`. A value
+/// received is reported by its number.
+fn receive<T: Numbered>(rx: &mut Receiver<T>, kind: Kind, wait: Duration) -> Got {
+    let from_try = |r: Result<T, TryRecvError>| match r {
+        Ok(v) => Got::Value(v.number()),
         Err(TryRecvError::Empty) => Got::Nothing,
         Err(TryRecvError::Disconnected) => Got::Disconnected,
     };
-    let from_timeout = |r: Result<u64, RecvTimeoutError>| match r {
-        Ok(v) => Got::Value(v),
+    let from_timeout = |r: Result<T, RecvTimeoutError>| match r {
+        Ok(v) => Got::Value(v.number()),
         Err(RecvTimeoutError::Timeout) => Got::Nothing,
         Err(RecvTimeoutError::Disconnected) => Got::Disconnected,
     };
-    let or_disconnected = |v: Option<u64>| v.map_or(Got::Disconnected, Got::Value);
+    let or_disconnected = |v: Option<T>| v.map_or(Got::Disconnected, |v| Got::Value(v.number()));
     match kind {
         Kind::Recv => or_disconnected(rx.recv().ok()),
         Kind::TryRecv => from_try(rx.try_recv()),
@@ -88,7 +104,7 @@ fn receive(rx: &mut Receiver<u64>, kind: Kind, wait: Duration) -> Got {
         Kind::RecvAsync => or_disconnected(block_on(rx.recv_async()).ok()),
         Kind::Iter => or_disconnected(rx.iter().next()),
         Kind::TryIter => match rx.try_iter().next() {
-            Some(v) => Got::Value(v),
+            Some(v) => Got::Value(v.number()),
             None if rx.is_disconnected() && rx.is_empty() => from_try(rx.try_recv()),
             None => Got::Nothing,
         },
@@ -282,19 +298,21 @@ impl Exact {
     }
 }
 
-/// A producer thread sends `0..n` (pacing itself at random) while the
-/// receiver loops over `kinds`; every receive is checked, and at the end,
-/// with the last value received, the sum of `skipped()` is `overwritten()`.
-fn one_producer_racing(kinds: &[Kind], n: u64, seed: u64) {
+/// A producer thread sends values numbered `0..n` (pacing itself at
+/// random) while the receiver loops over `kinds`; every receive is checked,
+/// and at the end, with the last value received, the sum of `skipped()` is
+/// `overwritten()`.
+fn one_producer_racing<T: Numbered>(kinds: &[Kind], n: u64, seed: u64) {
     let _watchdog = Watchdog::start("one producer racing the receiver");
-    let (tx, mut rx) = channel::<u64>();
+    let (tx, mut rx) = channel::<T>();
+    let what = std::any::type_name::<T>();
     let mut exact = Exact::default();
     thread::scope(|s| {
         let producer = within_limit(s, "producer", move || {
             let mut rng = Rng::new(seed);
             for v in 0..n {
                 dawdle(&mut rng);
-                tx.send(v).unwrap();
+                tx.send(T::numbered(v)).unwrap();
             }
         });
         let mut rng = Rng::new(seed ^ 0xFACE);
@@ -302,7 +320,7 @@ fn one_producer_racing(kinds: &[Kind], n: u64, seed: u64) {
             let kind = kinds[rng.below(kinds.len() as u64) as usize];
             let wait = Duration::from_micros(rng.below(50));
             match receive(&mut rx, kind, wait) {
-                Got::Value(v) => exact.took(v, rx.skipped(), &format!("{kind:?}")),
+                Got::Value(v) => exact.took(v, rx.skipped(), &format!("{what}, {kind:?}")),
                 // Let the producer run: on a busy two-core machine a
                 // spinning receiver can starve it.
                 Got::Nothing => thread::yield_now(),
@@ -313,7 +331,7 @@ fn one_producer_racing(kinds: &[Kind], n: u64, seed: u64) {
     });
     assert_eq!(exact.last, Some(n - 1), "the last value is received");
     assert_eq!(exact.sum, rx.overwritten(), "{exact:?}");
-    println!("{kinds:?}: {} of {n} values received", exact.values);
+    println!("{what}, {kinds:?}: {} of {n} values received", exact.values);
 }
 
 /// Values per racing run; the run that mixes every kind of receive sends
@@ -324,32 +342,32 @@ fn racing_count() -> u64 {
 
 #[test]
 fn one_producer_racing_recv() {
-    one_producer_racing(&[Kind::Recv], racing_count(), 1);
+    one_producer_racing::<u64>(&[Kind::Recv], racing_count(), 1);
 }
 
 #[test]
 fn one_producer_racing_try_recv() {
-    one_producer_racing(&[Kind::TryRecv], racing_count(), 2);
+    one_producer_racing::<u64>(&[Kind::TryRecv], racing_count(), 2);
 }
 
 #[test]
 fn one_producer_racing_recv_timeout() {
-    one_producer_racing(&[Kind::RecvTimeout, Kind::RecvDeadline], racing_count(), 3);
+    one_producer_racing::<u64>(&[Kind::RecvTimeout, Kind::RecvDeadline], racing_count(), 3);
 }
 
 #[test]
 fn one_producer_racing_recv_async() {
-    one_producer_racing(&[Kind::RecvAsync], racing_count(), 4);
+    one_producer_racing::<u64>(&[Kind::RecvAsync], racing_count(), 4);
 }
 
 #[test]
 fn one_producer_racing_select() {
-    one_producer_racing(&[Kind::Select, Kind::SelectTimeout], racing_count(), 5);
+    one_producer_racing::<u64>(&[Kind::Select, Kind::SelectTimeout], racing_count(), 5);
 }
 
 #[test]
 fn one_producer_racing_every_kind_of_receive() {
-    one_producer_racing(&KINDS, scaled(100_000, 60) as u64, 6);
+    one_producer_racing::<u64>(&KINDS, scaled(100_000, 60) as u64, 6);
 }
 
 /// The receiver stops halfway: `overwritten()` is the sum so far plus the
@@ -650,8 +668,8 @@ fn overlapping_producers_keep_what_is_guaranteed() {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Bytes<const N: usize>([u8; N]);
 
-impl<const N: usize> Bytes<N> {
-    fn new(v: u64) -> Self {
+impl<const N: usize> Numbered for Bytes<N> {
+    fn numbered(v: u64) -> Self {
         let mut bytes = [0u8; N];
         bytes[..8].copy_from_slice(&v.to_le_bytes());
         for (i, b) in bytes.iter_mut().enumerate().skip(8) {
@@ -662,7 +680,7 @@ impl<const N: usize> Bytes<N> {
 
     fn number(&self) -> u64 {
         let v = u64::from_le_bytes(self.0[..8].try_into().unwrap());
-        assert_eq!(*self, Self::new(v), "a torn or mixed value");
+        assert_eq!(*self, Self::numbered(v), "a torn or mixed value");
         v
     }
 }
@@ -676,7 +694,7 @@ fn values_of_size<const N: usize>(seed: u64) {
     let mut held = Vec::new();
     for k in 1..=8u64 {
         for _ in 0..k {
-            if let Some(old) = tx.replace(Bytes::new(next)).unwrap() {
+            if let Some(old) = tx.replace(Bytes::numbered(next)).unwrap() {
                 held.push(old);
             }
             next += 1;
@@ -688,36 +706,8 @@ fn values_of_size<const N: usize>(seed: u64) {
         assert_eq!(rx.overwritten(), sum);
     }
     assert_eq!(held.len() as u64, sum);
-    // Racing: one producer, every receive checked against `v - u - 1`.
-    let _watchdog = Watchdog::start("values of one size racing the receiver");
-    let n = scaled(20_000, 40) as u64;
-    let (tx, rx) = channel::<Bytes<N>>();
-    let mut exact = Exact::default();
-    thread::scope(|s| {
-        let producer = within_limit(s, "producer", move || {
-            let mut rng = Rng::new(seed);
-            for v in 0..n {
-                dawdle(&mut rng);
-                tx.send(Bytes::new(v)).unwrap();
-            }
-        });
-        let mut rng = Rng::new(seed ^ 0xFACE);
-        loop {
-            let got = if rng.below(2) == 0 {
-                rx.recv().map_err(|_| TryRecvError::Disconnected)
-            } else {
-                rx.try_recv()
-            };
-            match got {
-                Ok(v) => exact.took(v.number(), rx.skipped(), &format!("{N} bytes")),
-                Err(TryRecvError::Empty) => thread::yield_now(),
-                Err(TryRecvError::Disconnected) => break,
-            }
-        }
-        producer.join();
-    });
-    assert_eq!(exact.last, Some(n - 1), "the last value is received");
-    assert_eq!(exact.sum, rx.overwritten(), "{exact:?}");
+    // Racing: one producer, every kind of receive, `v - u - 1` each time.
+    one_producer_racing::<Bytes<N>>(&KINDS, scaled(20_000, 40) as u64, seed);
 }
 
 #[test]
