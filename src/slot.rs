@@ -256,10 +256,10 @@ struct Pool {
     /// The number of admitted puts so far: each put loads it (an arena put
     /// before its claim), writes one more as the value's sequence number
     /// (into its node, or onto the slot line: `Chan::write_seq`) before its
-    /// swap, and stores that back (an arena put
-    /// after its swap): a load and a store, not an RMW. When puts do not
-    /// overlap, this numbers them in swap order and `Receiver::skipped` is
-    /// exact; see `Chan::next_number` and `Seen::took`.
+    /// swap, and stores that back (an arena put after its swap): a load and
+    /// a store, not an RMW. When puts do not overlap, this numbers them in
+    /// swap order and `Receiver::skipped` is exact; see `Chan::next_number`
+    /// and `Seen::took`.
     next_seq: AtomicU64,
     /// `counts[i]`: how many values arena node `i` held that a put
     /// displaced. Written (load, add one, store) only by the holder of node
